@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import type { Socket } from 'node:net'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Config } from './config.js'
+import type { Database } from './db/client.js'
+import { problemBody } from './lib/problems.js'
+import { sharedSchemas } from './lib/schemas.js'
+import { validatorCompiler } from './lib/validation.js'
+import auth from './plugins/auth.js'
+import db from './plugins/db.js'
+import idempotency from './plugins/idempotency.js'
+import keys from './plugins/keys.js'
+import openapi from './plugins/openapi.js'
+import problems from './plugins/problems.js'
+import protection from './plugins/protection.js'
+import health from './routes/health/index.js'
+import apiKeys from './routes/v1/api-keys/index.js'
+import auditEvents from './routes/v1/audit-events/index.js'
+import city from './routes/v1/city/index.js'
+
+export const version: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+/** Log paths that may hold a credential or a person's data: never written to a log line. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]', 'res.headers["set-cookie"]',
+  'key', '*.key', 'secret', '*.secret', 'password', '*.password',
+  'reporter', '*.reporter', 'narrative', '*.narrative', 'address', '*.address', 'email', '*.email', 'phone', '*.phone',
+  'latitude', '*.latitude', 'longitude', '*.longitude', 'body', '*.body'
+]
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+export function serverOptions (config: Config, logger: FastifyServerOptions['logger'] = true): FastifyServerOptions {
+  return {
+    logger: logger === true ? { level: config.LOG_LEVEL, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } } : logger,
+    // A caller's own request id is kept when it is sane, so a portal can follow one request across systems.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id']
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID()
+    },
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
+    routerOptions: { maxParamLength: 200 },
+    return503OnClosing: true,
+    clientErrorHandler: problemOnClientError
+  }
+}
+
+/** Requests Node's parser refuses (headers too large, broken request line) still get a problem document. */
+function problemOnClientError (err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) { socket.destroy(); return }
+  const [status, code] = err.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'request_header_fields_too_large'] as const
+    : err.code === 'HPE_URI_TOO_LONG' ? [414, 'uri_too_long'] as const : [400, 'bad_request'] as const
+  const body = JSON.stringify(problemBody(code, 'The request could not be parsed.', { status }))
+  socket.end(`HTTP/1.1 ${status} ${code.replace(/_/g, ' ')}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+}
+
+export interface AppOptions {
+  config: Config
+  database: Database
+}
+
+/**
+ * The whole app: cross-cutting plugins, then the resources. Tests build exactly this, with their own
+ * database and logger.
+ */
+export async function buildApp ({ config, database }: AppOptions, logger: FastifyServerOptions['logger'] = true): Promise<FastifyInstance> {
+  const app = Fastify(serverOptions(config, logger)).withTypeProvider<TypeBoxTypeProvider>()
+  app.setValidatorCompiler(validatorCompiler)
+  for (const schema of sharedSchemas) app.addSchema(schema)
+
+  app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })
+
+  await app.register(problems)
+  await app.register(db, { database })
+  await app.register(keys, { encryptionKey: config.ENCRYPTION_KEY })
+  await app.register(openapi, { version })
+  await app.register(protection, {
+    corsOrigins: config.corsOrigins,
+    rateLimitMax: config.RATE_LIMIT_MAX,
+    rateLimitWindowMs: config.RATE_LIMIT_WINDOW_MS,
+    maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS
+  })
+  await app.register(auth, { cacheTtlMs: config.AUTH_CACHE_TTL_MS })
+  await app.register(idempotency, { ttlHours: config.IDEMPOTENCY_TTL_HOURS })
+
+  await app.register(health, { prefix: '/health' })
+  await app.register(city, { prefix: '/v1/city' })
+  await app.register(apiKeys, { prefix: '/v1/api-keys' })
+  await app.register(auditEvents, { prefix: '/v1/audit-events' })
+  return app
+}

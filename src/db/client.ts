@@ -1,0 +1,59 @@
+import { mkdirSync } from 'node:fs'
+import { PGlite } from '@electric-sql/pglite'
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import type { SQL } from 'drizzle-orm'
+import pg from 'pg'
+import type { Logger } from 'pino'
+import * as schema from './schema/index.js'
+
+/** The one Drizzle type the code sees, whichever driver is underneath. */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
+/** A transaction handle, accepted wherever a Db is. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
+export type Executor = Db | Tx
+
+export interface Database {
+  db: Db
+  driver: 'pg' | 'pglite'
+  close: () => Promise<void>
+}
+
+export interface DatabaseOptions {
+  DATABASE_URL?: string | undefined
+  DATA_DIR: string
+  DATABASE_POOL_SIZE: number
+  DATABASE_CONNECT_TIMEOUT_MS: number
+  DATABASE_STATEMENT_TIMEOUT_MS: number
+}
+
+/** Runs raw SQL and returns its rows; both drivers answer with `{ rows }`. */
+export async function query<T> (db: Executor, statement: SQL): Promise<T[]> {
+  const result = await db.execute(statement) as unknown as { rows: T[] }
+  return result.rows
+}
+
+export async function openDatabase (options: DatabaseOptions, log?: Logger): Promise<Database> {
+  if (options.DATABASE_URL !== undefined) {
+    const pool = new pg.Pool({
+      connectionString: options.DATABASE_URL,
+      max: options.DATABASE_POOL_SIZE,
+      connectionTimeoutMillis: options.DATABASE_CONNECT_TIMEOUT_MS,
+      statement_timeout: options.DATABASE_STATEMENT_TIMEOUT_MS,
+      idleTimeoutMillis: 30000,
+      application_name: 'cohesion'
+    })
+    // An idle client losing its connection (a Postgres restart) must not crash the process.
+    pool.on('error', (err) => log?.error({ err: { message: err.message, code: (err as { code?: string }).code } }, 'idle database connection failed'))
+    return { db: drizzlePg({ client: pool, schema }) as unknown as Db, driver: 'pg', close: async () => { await pool.end() } }
+  }
+  mkdirSync(options.DATA_DIR, { recursive: true })
+  const client = await PGlite.create(`${options.DATA_DIR}/pgdata`)
+  return openPglite(client)
+}
+
+/** Wraps an open PGlite (a data directory, or an in-memory copy of a migrated template in tests). */
+export function openPglite (client: PGlite): Database {
+  return { db: drizzlePglite({ client, schema }) as unknown as Db, driver: 'pglite', close: async () => { await client.close() } }
+}

@@ -1,0 +1,54 @@
+import { hmac, safeEqual } from './crypto.js'
+import { ProblemError } from './problems.js'
+
+/**
+ * Opaque keyset cursors. A cursor carries the sort key of the last row it returned, and is signed together
+ * with the city and the list it belongs to, so a tampered cursor, or one from another list or another
+ * city, is refused rather than silently read.
+ */
+export class CursorCodec {
+  readonly #key: Buffer
+
+  constructor (key: Buffer) {
+    this.#key = key
+  }
+
+  encode (cityId: string, list: string, position: unknown[]): string {
+    const payload = Buffer.from(JSON.stringify(position)).toString('base64url')
+    return `${payload}.${this.#sign(cityId, list, payload)}`
+  }
+
+  decode (cityId: string, list: string, cursor: string): unknown[] {
+    const [payload, signature, extra] = cursor.split('.')
+    if (payload === undefined || signature === undefined || extra !== undefined ||
+      !safeEqual(Buffer.from(signature), Buffer.from(this.#sign(cityId, list, payload)))) {
+      throw new ProblemError('invalid_cursor', 'The cursor is not one this list issued.', { errors: [{ path: '/query/cursor', message: 'is not valid for this list' }] })
+    }
+    const position: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
+    if (!Array.isArray(position)) throw new ProblemError('invalid_cursor', 'The cursor is not one this list issued.')
+    return position
+  }
+
+  #sign (cityId: string, list: string, payload: string): string {
+    return hmac(this.#key, `${cityId}\n${list}\n${payload}`).subarray(0, 18).toString('base64url')
+  }
+}
+
+/**
+ * Takes one row more than the page to learn whether another page follows, and builds its cursor from the
+ * last row shown.
+ */
+export function pageOf<T> (rows: T[], limit: number, positionOf: (row: T) => unknown[], encode: (position: unknown[]) => string): { data: T[], next_cursor: string | null } {
+  if (rows.length <= limit) return { data: rows, next_cursor: null }
+  const data = rows.slice(0, limit)
+  return { data, next_cursor: encode(positionOf(data[data.length - 1] as T)) }
+}
+
+/** Reads a cursor position made of one UUID (lists ordered by their time-ordered id). */
+export function uuidPosition (position: unknown[]): string {
+  const [id] = position
+  if (position.length !== 1 || typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id)) {
+    throw new ProblemError('invalid_cursor', 'The cursor is not one this list issued.')
+  }
+  return id
+}

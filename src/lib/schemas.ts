@@ -1,0 +1,58 @@
+import Type, { type Static, type TSchema, type TUnsafe } from 'typebox'
+import { ProblemSchema, PROBLEM_TYPES, type ProblemCode } from './problems.js'
+
+/** Shared primitives. Every string is bounded, every object closed. */
+export const Uuid = (options: object = {}) => Type.String({ format: 'uuid', maxLength: 36, ...options })
+export const Timestamp = (options: object = {}) => Type.String({ format: 'date-time', maxLength: 40, description: 'RFC 3339, UTC.', ...options })
+export const DateOnly = (options: object = {}) => Type.String({ format: 'date', maxLength: 10, ...options })
+export const Slug = (options: object = {}) => Type.String({ pattern: '^[a-z0-9]+(?:-[a-z0-9]+)*$', minLength: 1, maxLength: 64, ...options })
+export const LanguageTag = (options: object = {}) => Type.String({ pattern: '^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$', maxLength: 35, description: 'BCP 47 language tag.', ...options })
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+
+/** Text in several languages, keyed by BCP 47 tag: `{ "en": "...", "es": "..." }`. */
+export const TranslatedText = (maxLength = 2000) => Type.Record(Type.String({ pattern: '^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$', maxLength: 35 }), Type.String({ maxLength }), { minProperties: 1, maxProperties: 40 })
+
+export const IdParams = Type.Object({ id: Uuid() }, { additionalProperties: false })
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Page size.' })),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'The `next_cursor` of the previous page.' }))
+}
+
+export const Page = <T extends TSchema>(item: T) => Type.Object({
+  data: Type.Array(item, { maxItems: 200 }),
+  next_cursor: Nullable(Type.String({ maxLength: 512, description: 'Pass as `cursor` for the next page; null on the last page.' }))
+}, { additionalProperties: false })
+
+/** A reference to a schema registered with `addSchema`, typed as the schema itself. */
+export function ref<T extends TSchema> (schema: T): TUnsafe<Static<T>> {
+  const id = (schema as { $id?: unknown }).$id
+  if (typeof id !== 'string') throw new Error('ref() needs a schema with an $id')
+  return Type.Unsafe<Static<T>>({ $ref: `${id}#` })
+}
+
+/** The empty body of a 204. */
+export const NoContent = (description: string) => Type.Unsafe<null>({ type: 'null', description })
+
+const problemRef = ref(ProblemSchema)
+
+/** The response entries of the problem statuses an operation can answer, for its `response` schema. */
+export function problemResponses (...statuses: number[]): Record<number, unknown> {
+  const out: Record<number, unknown> = {}
+  for (const status of new Set([...statuses, 500])) {
+    const titles = Object.values(PROBLEM_TYPES).filter((p) => p.status === status).map((p) => p.title)
+    out[status] = {
+      description: titles.join('; ') || 'Problem',
+      content: { 'application/problem+json': { schema: problemRef } }
+    }
+  }
+  return out
+}
+
+export const problemCodesFor = (status: number): ProblemCode[] =>
+  (Object.keys(PROBLEM_TYPES) as ProblemCode[]).filter((c) => PROBLEM_TYPES[c].status === status)
+
+/** Statuses every authenticated operation can answer. */
+export const AUTHENTICATED = [400, 401, 403, 429, 500] as const
+
+export const sharedSchemas = [ProblemSchema]

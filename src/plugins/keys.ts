@@ -1,0 +1,18 @@
+import fp from 'fastify-plugin'
+import { deriveKey } from '../lib/crypto.js'
+import { CursorCodec } from '../lib/pagination.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Signs and checks list cursors. */
+    cursors: CursorCodec
+    /** Derives the key for one purpose from ENCRYPTION_KEY. */
+    subkey: (purpose: string) => Buffer
+  }
+}
+
+/** Every key the app uses is derived from ENCRYPTION_KEY, one per purpose. */
+export default fp<{ encryptionKey: Buffer }>(async (app, { encryptionKey }) => {
+  app.decorate('subkey', (purpose: string) => deriveKey(encryptionKey, purpose))
+  app.decorate('cursors', new CursorCodec(deriveKey(encryptionKey, 'cursor')))
+}, { name: 'keys' })

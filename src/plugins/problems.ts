@@ -1,0 +1,98 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { problemBody, ProblemError, type FieldError, type ProblemCode } from '../lib/problems.js'
+
+interface ValidationIssue { instancePath?: string, message?: string, keyword?: string, params?: Record<string, unknown> }
+
+/** Turns validator output into one entry per failing path, prefixed by the request part. */
+function fieldErrors (issues: ValidationIssue[], part: string): FieldError[] {
+  const out: FieldError[] = []
+  const seen = new Set<string>()
+  for (const issue of issues) {
+    const base = `/${part}${issue.instancePath ?? ''}`
+    if (issue.keyword === 'boolean') continue
+    if (issue.keyword === 'additionalProperties') {
+      const extra = issue.params?.additionalProperties
+      for (const name of Array.isArray(extra) ? extra : [extra]) add(`${base}/${String(name)}`, 'is not a known field')
+      continue
+    }
+    if (issue.keyword === 'required') {
+      const missing = issue.params?.requiredProperties ?? issue.params?.missingProperty
+      for (const name of Array.isArray(missing) ? missing : [missing]) add(`${base}/${String(name)}`, 'is required')
+      continue
+    }
+    add(base, issue.message ?? 'is not valid')
+  }
+  return out
+
+  function add (path: string, message: string): void {
+    const k = `${path} ${message}`
+    if (!seen.has(k)) { seen.add(k); out.push({ path, message }) }
+  }
+}
+
+const FASTIFY_CODES: Record<string, ProblemCode> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_body',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_body',
+  FST_ERR_CTP_EMPTY_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
+  FST_ERR_BAD_URL: 'bad_request',
+  FST_ERR_ASYNC_CONSTRAINT: 'bad_request'
+}
+
+/** Maps any error to a problem code and client-safe detail; everything unknown is a 500 that says nothing. */
+function classify (error: FastifyError & { validation?: ValidationIssue[], validationContext?: string }): { code: ProblemCode, detail: string, errors?: FieldError[], headers?: Record<string, string>, status?: number } {
+  if (error instanceof ProblemError) {
+    return { code: error.code, detail: error.message, ...(error.errors ? { errors: error.errors } : {}), headers: error.headers }
+  }
+  if (error.validation !== undefined) {
+    const errors = fieldErrors(error.validation, error.validationContext ?? 'body')
+    return { code: 'validation_failed', detail: errors.map((e) => `${e.path} ${e.message}`).join('; ').slice(0, 2000) || 'The request is not valid.', errors }
+  }
+  const mapped = error.code !== undefined ? FASTIFY_CODES[error.code] : undefined
+  if (mapped !== undefined) return { code: mapped, detail: safeDetail(mapped, error) }
+  if (error instanceof SyntaxError) return { code: 'malformed_body', detail: 'The body is not well-formed JSON.' }
+  const sqlState = (error as { code?: string }).code
+  if (sqlState === '23505') return { code: 'conflict', detail: 'A value that must be unique is already taken.' }
+  if (sqlState === '23503') return { code: 'conflict', detail: 'A referenced object does not exist in this city.' }
+  const status = error.statusCode
+  if (status === 429) return { code: 'rate_limited', detail: 'Too many requests.' }
+  if (status !== undefined && status >= 400 && status < 500) {
+    // Fastify's and plugins' own client errors: keep their status, never their internals.
+    return { code: status === 404 ? 'not_found' : status === 415 ? 'unsupported_media_type' : status === 413 ? 'payload_too_large' : 'bad_request', detail: 'The request cannot be served as sent.', status }
+  }
+  return { code: 'internal_error', detail: 'An unexpected error occurred; it has been logged with the request id.' }
+}
+
+function safeDetail (code: ProblemCode, error: FastifyError): string {
+  switch (code) {
+    case 'unsupported_media_type': return 'This operation accepts application/json bodies.'
+    case 'payload_too_large': return 'The request body exceeds the size this operation accepts.'
+    case 'malformed_body': return error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'The body is empty but the content type says JSON.' : 'The body is not well-formed JSON.'
+    default: return 'The request cannot be served as sent.'
+  }
+}
+
+export function sendProblem (request: FastifyRequest, reply: FastifyReply, code: ProblemCode, detail: string, extra: { errors?: FieldError[], headers?: Record<string, string>, status?: number } = {}): FastifyReply {
+  const body = problemBody(code, detail, { instance: request.url.split('?')[0] ?? '/', requestId: String(request.id), ...(extra.errors ? { errors: extra.errors } : {}), ...(extra.status ? { status: extra.status } : {}) })
+  return reply.code(body.status).headers(extra.headers ?? {}).type('application/problem+json').send(body)
+}
+
+/** Every failure, Fastify's own included, leaves as an RFC 9457 problem. */
+export default fp(async (app) => {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const problem = classify(error)
+    const status = problem.status ?? (problem.code === 'internal_error' ? 500 : undefined)
+    if (problem.code === 'internal_error' || (status !== undefined && status >= 500)) {
+      request.log.error({ err: error }, 'request failed')
+    } else {
+      request.log.info({ problem: problem.code, status: error.statusCode }, 'request refused')
+    }
+    return sendProblem(request, reply, problem.code, problem.detail, problem)
+  })
+
+  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 'not_found', `No route ${request.method} ${request.url.split('?')[0] ?? ''}.`))
+}, { name: 'problems' })

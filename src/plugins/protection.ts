@@ -1,0 +1,64 @@
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import rateLimit from '@fastify/rate-limit'
+import underPressure from '@fastify/under-pressure'
+import fp from 'fastify-plugin'
+import { sha256Hex } from '../lib/crypto.js'
+import { ProblemError } from '../lib/problems.js'
+import { bearerToken } from './auth.js'
+import { sendProblem } from './problems.js'
+
+export interface ProtectionOptions {
+  corsOrigins: string[]
+  rateLimitMax: number
+  rateLimitWindowMs: number
+  maxEventLoopDelayMs: number
+}
+
+/**
+ * The HTTP safety layer, all from well-kept Fastify plugins: security headers (@fastify/helmet), a CORS
+ * allow-list for city portals (@fastify/cors), a request allowance per API key (@fastify/rate-limit, with
+ * RateLimit-* headers), and load shedding (@fastify/under-pressure) answering 503 before the process drowns.
+ */
+export default fp<ProtectionOptions>(async (app, options) => {
+  await app.register(helmet, {
+    // An API answers JSON: nothing it sends may run scripts or be framed. /docs sets its own policy.
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    crossOriginResourcePolicy: { policy: 'same-site' }
+  })
+
+  await app.register(cors, {
+    origin: options.corsOrigins.length === 0 ? false : options.corsOrigins,
+    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+    allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match', 'x-request-id'],
+    exposedHeaders: ['etag', 'location', 'retry-after', 'x-request-id', 'idempotent-replayed', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
+    maxAge: 600
+  })
+
+  await app.register(rateLimit, {
+    global: true,
+    max: options.rateLimitMax,
+    timeWindow: options.rateLimitWindowMs,
+    enableDraftSpec: true,
+    // Counted per API key (or per client address without one), before authentication, so that guessing
+    // keys is limited too.
+    keyGenerator: (request) => {
+      const token = bearerToken(request)
+      return token === null ? `ip:${request.ip}` : `key:${sha256Hex(token).slice(0, 32)}`
+    },
+    errorResponseBuilder: (_request, context) => new ProblemError('rate_limited', `The allowance of ${context.max} requests per ${context.after} is used up.`, {
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) }
+    })
+  })
+
+  if (options.maxEventLoopDelayMs > 0) {
+    await app.register(underPressure, {
+      maxEventLoopDelay: options.maxEventLoopDelayMs,
+      retryAfter: 10,
+      exposeStatusRoute: false,
+      pressureHandler: (request, reply) => {
+        void sendProblem(request, reply, 'service_unavailable', 'The service is overloaded; retry shortly.', { headers: { 'retry-after': '10' } })
+      }
+    })
+  }
+}, { name: 'protection', dependencies: ['problems'] })

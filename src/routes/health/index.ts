@@ -1,0 +1,53 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { sql } from 'drizzle-orm'
+import Type from 'typebox'
+import { ProblemError } from '../../lib/problems.js'
+import { problemResponses } from '../../lib/schemas.js'
+
+const Status = Type.Object({
+  status: Type.Literal('ok'),
+  database: Type.Optional(Type.Literal('ok'))
+}, { additionalProperties: false })
+
+const READY_TIMEOUT_MS = 2000
+
+/** Liveness and readiness, outside /v1 and without a key, for load balancers and orchestrators. */
+const health: FastifyPluginAsyncTypebox = async (app) => {
+  app.get('/live', {
+    config: { rateLimit: false },
+    schema: {
+      operationId: 'getLiveness',
+      tags: ['health'],
+      summary: 'Is the process alive',
+      security: [],
+      response: { 200: Status, ...problemResponses() }
+    }
+  }, async () => ({ status: 'ok' as const }))
+
+  app.get('/ready', {
+    config: { rateLimit: false },
+    schema: {
+      operationId: 'getReadiness',
+      tags: ['health'],
+      summary: 'Can the service take traffic (its database answers)',
+      security: [],
+      response: { 200: Status, ...problemResponses(503) }
+    }
+  }, async (request) => {
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        app.db.execute(sql`SELECT 1`),
+        new Promise((_resolve, reject) => { timer = setTimeout(() => { reject(new Error('timed out')) }, READY_TIMEOUT_MS) })
+      ])
+    } catch (err) {
+      request.log.warn({ err: { message: (err as Error).message } }, 'readiness check failed')
+      throw new ProblemError('service_unavailable', 'The database does not answer.', { headers: { 'retry-after': '5' } })
+    } finally {
+      clearTimeout(timer)
+    }
+    return { status: 'ok' as const, database: 'ok' as const }
+  })
+}
+
+export default health

@@ -1,0 +1,63 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import Type from 'typebox'
+import { actorOf, recordAudit } from '../../../lib/audit.js'
+import { etagOf, expectedVersion, stale } from '../../../lib/etag.js'
+import { invalidField, notFound } from '../../../lib/problems.js'
+import { AUTHENTICATED, problemResponses, ref } from '../../../lib/schemas.js'
+import { callerOf } from '../../../plugins/auth.js'
+import { getCity, toCity, updateCity } from './repo.js'
+import { CityPatchSchema, CitySchema, isTimezone } from './schema.js'
+
+const city: FastifyPluginAsyncTypebox = async (app) => {
+  app.addSchema(CitySchema)
+  const CityRef = ref(CitySchema)
+
+  app.get('', {
+    schema: {
+      operationId: 'getCity',
+      tags: ['city'],
+      summary: 'Read the caller\'s city',
+      description: 'The city the API key belongs to. Any valid key may read it. Answers an `ETag` for `PATCH`.',
+      security: [{ bearer: [] }],
+      response: { 200: CityRef, ...problemResponses(...AUTHENTICATED) }
+    }
+  }, async (request, reply) => {
+    const row = await getCity(app.db, callerOf(request).cityId)
+    if (row === undefined) throw notFound('city')
+    reply.header('etag', etagOf(row.id, row.version))
+    return toCity(row)
+  })
+
+  app.patch('', {
+    schema: {
+      operationId: 'updateCity',
+      tags: ['city'],
+      summary: 'Change the caller\'s city',
+      description: 'Changes name, population, timezone, languages or the small-cell threshold. Requires `If-Match` with the ETag of the last read.',
+      security: [{ bearer: ['admin'] }],
+      headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read. Required.' })) }),
+      body: CityPatchSchema,
+      response: { 200: CityRef, ...problemResponses(...AUTHENTICATED, 412, 428) }
+    }
+  }, async (request, reply) => {
+    const { cityId } = callerOf(request)
+    const patch = request.body
+    if (patch.timezone !== undefined && !isTimezone(patch.timezone)) throw invalidField('/body/timezone', 'is not an IANA timezone')
+    const version = expectedVersion(request, cityId)
+    const row = await app.db.transaction(async (tx) => {
+      const current = await getCity(tx, cityId)
+      if (current === undefined) throw notFound('city')
+      const languages = patch.languages ?? current.languages
+      const defaultLanguage = patch.default_language ?? current.defaultLanguage
+      if (!languages.includes(defaultLanguage)) throw invalidField(patch.languages ? '/body/languages' : '/body/default_language', 'must include the default language')
+      const updated = await updateCity(tx, cityId, version, patch)
+      if (updated === undefined) throw stale()
+      await recordAudit(tx, cityId, actorOf(request), { action: 'city.updated', objectType: 'city', objectId: cityId, details: { fields: Object.keys(patch) } })
+      return updated
+    })
+    reply.header('etag', etagOf(row.id, row.version))
+    return toCity(row)
+  })
+}
+
+export default city
