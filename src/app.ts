@@ -46,7 +46,9 @@ export function serverOptions (config: Config, logger: FastifyServerOptions['log
     trustProxy: config.TRUST_PROXY,
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
-    clientErrorHandler: problemOnClientError
+    clientErrorHandler: problemOnClientError,
+    // Installed as a factory so that every plugin context, including those that add schemas, validates with it.
+    schemaController: { compilersFactory: { buildValidator: () => validatorCompiler as never } }
   }
 }
 
@@ -71,7 +73,6 @@ export interface AppOptions {
  */
 export async function buildApp ({ config, database }: AppOptions, logger: FastifyServerOptions['logger'] = true): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(config, logger)).withTypeProvider<TypeBoxTypeProvider>()
-  app.setValidatorCompiler(validatorCompiler)
   for (const schema of sharedSchemas) app.addSchema(schema)
 
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })

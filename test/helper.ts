@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { PGlite } from '@electric-sql/pglite'
+import type { FastifyInstance } from 'fastify'
+import pg from 'pg'
+import { buildApp } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+import { openDatabase, openPglite, type Database } from '../src/db/client.js'
+import { migrate } from '../src/db/migrate.js'
+import { pgliteTemplatePath, pgTemplateName, testDatabaseUrl, withDatabase } from './template.js'
+
+export interface TapLike { teardown: (fn: () => unknown) => void }
+
+/** A fresh database for one test file: a clone of the migrated template. */
+export async function freshDatabase (t: TapLike): Promise<{ database: Database, url?: string }> {
+  const url = testDatabaseUrl()
+  if (url === undefined) {
+    const path = pgliteTemplatePath()
+    const client = existsSync(path)
+      ? await PGlite.create({ loadDataDir: new Blob([readFileSync(path)]) })
+      : await PGlite.create()
+    const database = openPglite(client)
+    if (!existsSync(path)) await migrate(database)
+    return { database }
+  }
+  const name = `cohesion_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: url })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${pgTemplateName()}"`)
+  await admin.end()
+  const dbUrl = withDatabase(url, name)
+  const database = await openDatabase({ DATABASE_URL: dbUrl, DATA_DIR: '', DATABASE_POOL_SIZE: 5, DATABASE_CONNECT_TIMEOUT_MS: 5000, DATABASE_STATEMENT_TIMEOUT_MS: 30000 })
+  t.teardown(async () => {
+    const dropper = new pg.Client({ connectionString: url })
+    await dropper.connect()
+    await dropper.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+    await dropper.end()
+  })
+  return { database, url: dbUrl }
+}
+
+export function testConfig (env: Record<string, string> = {}): Config {
+  return loadConfig({
+    ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_MAX: '100000',
+    MAX_EVENT_LOOP_DELAY_MS: '0',
+    ...env
+  })
+}
+
+export interface TestApp {
+  app: FastifyInstance
+  database: Database
+  config: Config
+}
+
+/**
+ * The production app on this file's own database. Tests share the app within a file but each makes its
+ * own city and keys (see factories.ts), so no test depends on another's data.
+ */
+export async function build (t: TapLike, env: Record<string, string> = {}): Promise<TestApp> {
+  const { database } = await freshDatabase(t)
+  const config = testConfig(env)
+  const app = await buildApp({ config, database }, false)
+  t.teardown(async () => { await app.close() })
+  await app.ready()
+  return { app, database, config }
+}
+
+export const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` })

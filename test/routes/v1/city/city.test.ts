@@ -1,0 +1,77 @@
+import t from 'tap'
+import { bearer, build } from '../../../helper.js'
+import { makeCityWithKey, makeKey } from '../../../factories.js'
+
+const { app, database } = await build(t)
+const db = database.db
+
+t.test('GET /v1/city answers the key\'s own city with an ETag', async (t) => {
+  const city = await makeCityWithKey(db, ['incidents:read'])
+  const res = await app.inject({ method: 'GET', url: '/v1/city', headers: bearer(city.key) })
+  t.equal(res.statusCode, 200)
+  const body = res.json()
+  t.equal(body.id, city.id)
+  t.equal(body.slug, city.slug)
+  t.equal(body.small_cell_threshold, 10)
+  t.match(res.headers.etag, /^"[0-9a-f]{12}-1"$/)
+  t.ok(res.headers['x-request-id'])
+})
+
+t.test('PATCH /v1/city needs If-Match: missing is 428, stale is 412, current applies and bumps the ETag', async (t) => {
+  const city = await makeCityWithKey(db)
+  const read = await app.inject({ method: 'GET', url: '/v1/city', headers: bearer(city.key) })
+  const etag = read.headers.etag as string
+
+  const missing = await app.inject({ method: 'PATCH', url: '/v1/city', headers: bearer(city.key), payload: { population: 140000 } })
+  t.equal(missing.statusCode, 428)
+  t.equal(missing.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.equal(missing.json().code, 'precondition_required')
+
+  const ok = await app.inject({ method: 'PATCH', url: '/v1/city', headers: { ...bearer(city.key), 'if-match': etag }, payload: { population: 140000, timezone: 'America/Chicago' } })
+  t.equal(ok.statusCode, 200)
+  t.equal(ok.json().population, 140000)
+  t.equal(ok.json().timezone, 'America/Chicago')
+  t.not(ok.headers.etag, etag)
+
+  const stale = await app.inject({ method: 'PATCH', url: '/v1/city', headers: { ...bearer(city.key), 'if-match': etag }, payload: { population: 1 } })
+  t.equal(stale.statusCode, 412)
+  t.equal(stale.json().code, 'precondition_failed')
+  const after = await app.inject({ method: 'GET', url: '/v1/city', headers: bearer(city.key) })
+  t.equal(after.json().population, 140000, 'the stale write changed nothing')
+})
+
+t.test('PATCH /v1/city refuses unknown timezones, unknown fields and a default language outside the list', async (t) => {
+  const city = await makeCityWithKey(db)
+  const etag = (await app.inject({ method: 'GET', url: '/v1/city', headers: bearer(city.key) })).headers.etag as string
+  const h = { ...bearer(city.key), 'if-match': etag }
+  const tz = await app.inject({ method: 'PATCH', url: '/v1/city', headers: h, payload: { timezone: 'Mars/Olympus' } })
+  t.equal(tz.statusCode, 400)
+  t.same(tz.json().errors, [{ path: '/body/timezone', message: 'is not an IANA timezone' }])
+  const unknown = await app.inject({ method: 'PATCH', url: '/v1/city', headers: h, payload: { slug: 'other' } })
+  t.equal(unknown.statusCode, 400)
+  t.same(unknown.json().errors, [{ path: '/body/slug', message: 'is not a known field' }])
+  const lang = await app.inject({ method: 'PATCH', url: '/v1/city', headers: h, payload: { languages: ['es'] } })
+  t.equal(lang.statusCode, 400)
+  t.equal(lang.json().errors[0].path, '/body/languages')
+  const same = await app.inject({ method: 'GET', url: '/v1/city', headers: bearer(city.key) })
+  t.equal(same.headers.etag, etag, 'nothing was changed by refused patches')
+})
+
+t.test('PATCH /v1/city needs admin; a read scope is 403', async (t) => {
+  const city = await makeCityWithKey(db, ['incidents:read'])
+  const res = await app.inject({ method: 'PATCH', url: '/v1/city', headers: { ...bearer(city.key), 'if-match': '*' }, payload: { population: 1 } })
+  t.equal(res.statusCode, 403)
+  t.match(res.json().detail, /admin/)
+})
+
+t.test('PATCH /v1/city writes an audit event naming the changed fields', async (t) => {
+  const city = await makeCityWithKey(db)
+  await app.inject({ method: 'PATCH', url: '/v1/city', headers: { ...bearer(city.key), 'if-match': '*' }, payload: { name: 'Stamford' } })
+  const admin = await makeKey(db, city.id, ['admin'])
+  const events = await app.inject({ method: 'GET', url: '/v1/audit-events?object_type=city', headers: bearer(admin.key) })
+  t.equal(events.statusCode, 200)
+  t.equal(events.json().data.length, 1)
+  t.equal(events.json().data[0].action, 'city.updated')
+  t.same(events.json().data[0].details, { fields: ['name'] })
+  t.equal(events.json().data[0].actor_key_id, city.keyId)
+})
