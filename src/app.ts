@@ -73,6 +73,9 @@ export interface AppOptions {
  */
 export async function buildApp ({ config, database }: AppOptions, logger: FastifyServerOptions['logger'] = true): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(config, logger)).withTypeProvider<TypeBoxTypeProvider>()
+  // Operations take JSON only (the spec lists no other body type), so text/plain is a 415, not a string that
+  // then fails validation as a 400. A route that accepts text registers its own parser.
+  app.removeContentTypeParser('text/plain')
   for (const schema of sharedSchemas) app.addSchema(schema)
 
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })

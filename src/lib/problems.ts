@@ -34,7 +34,7 @@ export const ProblemFieldError = Type.Object({
 export const ProblemSchema = Type.Object({
   type: Type.String({ maxLength: 200, description: 'A URI reference identifying the problem type.', examples: ['/problems/validation_failed'] }),
   title: Type.String({ maxLength: 200 }),
-  status: Type.Integer({ minimum: 400, maximum: 599 }),
+  status: Type.Integer({ format: 'int32', minimum: 400, maximum: 599 }),
   detail: Type.String({ maxLength: 2000 }),
   instance: Type.Optional(Type.String({ maxLength: 2000, description: 'The request path.' })),
   code: Type.String({ maxLength: 64, description: 'Stable machine-readable code; the last segment of `type`.' }),

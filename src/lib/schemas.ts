@@ -7,6 +7,8 @@ export const Timestamp = (options: object = {}) => Type.String({ format: 'date-t
 export const DateOnly = (options: object = {}) => Type.String({ format: 'date', maxLength: 10, ...options })
 export const Slug = (options: object = {}) => Type.String({ pattern: '^[a-z0-9]+(?:-[a-z0-9]+)*$', minLength: 1, maxLength: 64, ...options })
 export const LanguageTag = (options: object = {}) => Type.String({ pattern: '^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$', maxLength: 35, description: 'BCP 47 language tag.', ...options })
+/** Integers are bounded and declare their width, for generated clients. */
+export const Int = (options: object = {}) => Type.Integer({ format: 'int32', ...options })
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 
 /** Text in several languages, keyed by BCP 47 tag: `{ "en": "...", "es": "..." }`. */
@@ -15,7 +17,7 @@ export const TranslatedText = (maxLength = 2000) => Type.Record(Type.String({ pa
 export const IdParams = Type.Object({ id: Uuid() }, { additionalProperties: false })
 
 export const PageQuery = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Page size.' })),
+  limit: Type.Optional(Int({ minimum: 1, maximum: 200, default: 50, description: 'Page size.' })),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'The `next_cursor` of the previous page.' }))
 }
 
@@ -30,6 +32,9 @@ export function ref<T extends TSchema> (schema: T): TUnsafe<Static<T>> {
   if (typeof id !== 'string') throw new Error('ref() needs a schema with an $id')
   return Type.Unsafe<Static<T>>({ $ref: `${id}#` })
 }
+
+/** A response that carries the object's ETag header (documented by the openapi plugin). */
+export const withEtag = <T extends TSchema>(schema: T): T => ({ ...schema, headers: { ETag: { type: 'string', maxLength: 200 } } })
 
 /** The empty body of a 204. */
 export const NoContent = (description: string) => Type.Unsafe<null>({ type: 'null', description })

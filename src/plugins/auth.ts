@@ -57,7 +57,10 @@ export default fp<{ cacheTtlMs: number }>(async (app, { cacheTtlMs }) => {
     }).from(apiKeys).where(and(eq(apiKeys.secretHash, secretHash), isNull(apiKeys.revokedAt))).limit(1)
     if (row === undefined) { cache.delete(secretHash); return null }
     const entry: CachedKey = {
-      keyId: row.keyId, cityId: row.cityId, scopes: row.scopes, sources: row.sources,
+      keyId: row.keyId,
+      cityId: row.cityId,
+      scopes: row.scopes,
+      sources: row.sources,
       expiresAt: row.expiresAt?.getTime() ?? null,
       checkedAt: now,
       touchedAt: hit?.touchedAt ?? row.lastUsedAt?.getTime() ?? 0
@@ -76,7 +79,10 @@ export default fp<{ cacheTtlMs: number }>(async (app, { cacheTtlMs }) => {
       .catch((err: Error) => { request.log.warn({ err: { message: err.message } }, 'could not record key use') })
   }
 
-  app.addHook('onRequest', async (request, reply) => {
+  // preParsing rather than onRequest: the rate limiter hooks each route's own onRequest, which runs after every
+  // instance-level onRequest hook, so an auth check there would refuse keyless and unknown-key requests before
+  // they are counted. preParsing still runs before any body is read.
+  app.addHook('preParsing', async (request) => {
     const security = request.routeOptions.schema?.security as Array<Record<string, string[]>> | undefined
     if (security === undefined || security.length === 0) return
     const needed = security[0]?.bearer ?? []
@@ -94,7 +100,6 @@ export default fp<{ cacheTtlMs: number }>(async (app, { cacheTtlMs }) => {
     }
     request.caller = { keyId: entry.keyId, cityId: entry.cityId, scopes: entry.scopes, sources: entry.sources }
     touch(entry, now, request)
-    void reply
   })
 }, { name: 'auth', dependencies: ['db'] })
 

@@ -36,7 +36,7 @@ export default fp<{ ttlHours: number }>(async (app, { ttlHours }) => {
   const where = (c: Claim) => and(eq(idempotencyKeys.cityId, c.caller.cityId), eq(idempotencyKeys.apiKeyId, c.caller.keyId), eq(idempotencyKeys.key, c.key))
 
   app.addHook('preHandler', async (request, reply) => {
-    if (request.method !== 'POST' || request.caller === null) return
+    if (request.method !== 'POST' || !request.caller) return
     const header = request.headers['idempotency-key']
     if (header === undefined) return
     if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
@@ -73,8 +73,9 @@ export default fp<{ ttlHours: number }>(async (app, { ttlHours }) => {
   })
 
   app.addHook('onSend', async (request, reply, payload) => {
+    // Routes of contexts made before this plugin (the docs UI) lack the decoration: undefined, not null.
     const claim = request.idempotency
-    if (claim === null) return payload
+    if (claim === null || claim === undefined) return payload
     request.idempotency = null
     if (reply.statusCode >= 500 || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) {
       // Nothing was decided: release the key so that a retry runs the request again.

@@ -19,6 +19,47 @@ Every response carries \`x-request-id\` and the \`RateLimit-*\` headers of the c
 **Personal data.** Victims' and reporters' identities are never in a response unless the key holds a
 personal-data scope, which even \`admin\` does not imply.`
 
+interface OpenApiResponse { description?: string, headers?: Record<string, unknown>, content?: Record<string, { schema?: Record<string, unknown> }> }
+interface OpenApiOperation { responses?: Record<string, OpenApiResponse> }
+interface OpenApiDocument { servers?: unknown[], paths?: Record<string, Record<string, OpenApiOperation>>, components?: Record<string, unknown> }
+
+const header = (description: string, schema: Record<string, unknown>) => ({ description, schema })
+const SHARED_HEADERS = {
+  'X-Request-Id': header('Identifies the request in the service\'s logs; a sane incoming value is echoed.', { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9._:-]{1,128}$' }),
+  'RateLimit-Limit': header('Requests allowed per window for this API key.', { type: 'integer', format: 'int32', minimum: 0, maximum: 2147483647 }),
+  'RateLimit-Remaining': header('Requests left in the current window.', { type: 'integer', format: 'int32', minimum: 0, maximum: 2147483647 }),
+  'RateLimit-Reset': header('Seconds until the window resets.', { type: 'integer', format: 'int32', minimum: 0, maximum: 2147483647 }),
+  'Retry-After': header('Seconds to wait before retrying.', { type: 'integer', format: 'int32', minimum: 0, maximum: 2147483647 }),
+  Location: header('The URL of the created object.', { type: 'string', format: 'uri-reference', maxLength: 2000 }),
+  'Access-Control-Allow-Origin': header('Present when the request\'s Origin is one of the city portals in CORS_ORIGINS.', { type: 'string', format: 'uri', maxLength: 2000 }),
+  ETag: header('The version of the object; send it back in `If-Match` to change it.', { type: 'string', maxLength: 200, pattern: '^"[^"]+"$' })
+}
+const DESCRIPTIONS: Record<string, string> = { 200: 'OK', 201: 'Created', 204: 'No Content' }
+
+/**
+ * Headers that cross-cutting plugins add to every response (request id, rate limit, Retry-After) are
+ * documented here once rather than in each route; the server entry declares its audience.
+ */
+export function finishDocument (spec: OpenApiDocument): OpenApiDocument {
+  spec.servers = [{ url: '/', description: 'The production or local server answering this document', 'x-internal': false }]
+  spec.components = { ...spec.components, headers: SHARED_HEADERS }
+  const use = (name: keyof typeof SHARED_HEADERS) => ({ $ref: `#/components/headers/${name}` })
+  for (const operations of Object.values(spec.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        if (response.description === 'Default Response') response.description = DESCRIPTIONS[status] ?? response.description
+        const headers: Record<string, unknown> = { 'X-Request-Id': use('X-Request-Id'), 'Access-Control-Allow-Origin': use('Access-Control-Allow-Origin') }
+        if (/^[24]/.test(status)) Object.assign(headers, { 'RateLimit-Limit': use('RateLimit-Limit'), 'RateLimit-Remaining': use('RateLimit-Remaining'), 'RateLimit-Reset': use('RateLimit-Reset') })
+        if (status === '429' || status === '503') headers['Retry-After'] = use('Retry-After')
+        if (status === '201') headers.Location = use('Location')
+        if (response.headers?.ETag !== undefined) headers.ETag = use('ETag')
+        response.headers = { ...response.headers, ...headers }
+      }
+    }
+  }
+  return spec
+}
+
 /** The OpenAPI document, built from the routes' own TypeBox schemas; served as JSON, YAML and at /docs. */
 export default fp<{ version: string }>(async (app, { version }) => {
   await app.register(swagger, {
@@ -31,7 +72,6 @@ export default fp<{ version: string }>(async (app, { version }) => {
         license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
         contact: { name: 'Cohesion maintainers' }
       },
-      servers: [{ url: '/', description: 'This server' }],
       tags: [
         { name: 'city', description: 'The caller\'s city: its name, timezone, languages and statistics settings.' },
         { name: 'api-keys', description: 'Keys for portals, partners and analysts; secrets are shown once.' },
@@ -47,6 +87,7 @@ export default fp<{ version: string }>(async (app, { version }) => {
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
     },
+    transformObject: (documents) => finishDocument((documents as { openapiObject: OpenApiDocument }).openapiObject),
     hiddenTag: 'hidden',
     hideUntagged: true
   })

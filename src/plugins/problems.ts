@@ -49,7 +49,9 @@ function classify (error: FastifyError & { validation?: ValidationIssue[], valid
     return { code: error.code, detail: error.message, ...(error.errors ? { errors: error.errors } : {}), headers: error.headers }
   }
   if (error.validation !== undefined) {
-    const errors = fieldErrors(error.validation, error.validationContext ?? 'body')
+    // Fastify names the query part `querystring`; the documented pointers start with /query, like /query/cursor.
+    const part = error.validationContext === 'querystring' ? 'query' : error.validationContext ?? 'body'
+    const errors = fieldErrors(error.validation, part)
     return { code: 'validation_failed', detail: errors.map((e) => `${e.path} ${e.message}`).join('; ').slice(0, 2000) || 'The request is not valid.', errors }
   }
   const mapped = error.code !== undefined ? FASTIFY_CODES[error.code] : undefined

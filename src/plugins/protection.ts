@@ -57,7 +57,7 @@ export default fp<ProtectionOptions>(async (app, options) => {
       retryAfter: 10,
       exposeStatusRoute: false,
       pressureHandler: (request, reply) => {
-        void sendProblem(request, reply, 'service_unavailable', 'The service is overloaded; retry shortly.', { headers: { 'retry-after': '10' } })
+        sendProblem(request, reply, 'service_unavailable', 'The service is overloaded; retry shortly.', { headers: { 'retry-after': '10' } })
       }
     })
   }

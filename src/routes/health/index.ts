@@ -19,6 +19,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getLiveness',
       tags: ['health'],
       summary: 'Is the process alive',
+      description: 'Answers 200 while the process runs; it does not touch the database. Not rate limited.',
       security: [],
       response: { 200: Status, ...problemResponses() }
     }
@@ -30,6 +31,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getReadiness',
       tags: ['health'],
       summary: 'Can the service take traffic (its database answers)',
+      description: 'Answers 200 when the database answers within 2 seconds, else 503 with Retry-After. Not rate limited.',
       security: [],
       response: { 200: Status, ...problemResponses(503) }
     }

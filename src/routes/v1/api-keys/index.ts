@@ -78,6 +78,7 @@ const apiKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getApiKey',
       tags: ['api-keys'],
       summary: 'Read an API key',
+      description: 'Its name, scopes, sources and state; never the secret.',
       security: [{ bearer: ['admin'] }],
       params: IdParams,
       response: { 200: ApiKeyRef, ...problemResponses(...AUTHENTICATED, 404) }

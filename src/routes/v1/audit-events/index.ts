@@ -36,6 +36,7 @@ const auditEventsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getAuditEvent',
       tags: ['audit-events'],
       summary: 'Read an audit event',
+      description: 'One entry of the trail; another city\'s event answers 404.',
       security: [{ bearer: ['admin'] }],
       params: IdParams,
       response: { 200: AuditEventRef, ...problemResponses(...AUTHENTICATED, 404) }

@@ -3,7 +3,7 @@ import Type from 'typebox'
 import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { etagOf, expectedVersion, stale } from '../../../lib/etag.js'
 import { invalidField, notFound } from '../../../lib/problems.js'
-import { AUTHENTICATED, problemResponses, ref } from '../../../lib/schemas.js'
+import { AUTHENTICATED, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { getCity, toCity, updateCity } from './repo.js'
 import { CityPatchSchema, CitySchema, isTimezone } from './schema.js'
@@ -19,7 +19,7 @@ const city: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Read the caller\'s city',
       description: 'The city the API key belongs to. Any valid key may read it. Answers an `ETag` for `PATCH`.',
       security: [{ bearer: [] }],
-      response: { 200: CityRef, ...problemResponses(...AUTHENTICATED) }
+      response: { 200: withEtag(CityRef), ...problemResponses(...AUTHENTICATED) }
     }
   }, async (request, reply) => {
     const row = await getCity(app.db, callerOf(request).cityId)
@@ -37,7 +37,7 @@ const city: FastifyPluginAsyncTypebox = async (app) => {
       security: [{ bearer: ['admin'] }],
       headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read. Required.' })) }),
       body: CityPatchSchema,
-      response: { 200: CityRef, ...problemResponses(...AUTHENTICATED, 412, 428) }
+      response: { 200: withEtag(CityRef), ...problemResponses(...AUTHENTICATED, 412, 428) }
     }
   }, async (request, reply) => {
     const { cityId } = callerOf(request)
