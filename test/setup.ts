@@ -25,6 +25,8 @@ async function main (): Promise<void> {
   try {
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])
     if (rowCount === 1) return
+    // A run interrupted while building leaves a half-made template behind: start it again.
+    await admin.query(`DROP DATABASE IF EXISTS "${name}_building" WITH (FORCE)`)
     await admin.query(`CREATE DATABASE "${name}_building"`)
     const templateUrl = withDatabase(url, `${name}_building`)
     const database = await openDatabase({ DATABASE_URL: templateUrl, DATA_DIR: '', DATABASE_POOL_SIZE: 1, DATABASE_CONNECT_TIMEOUT_MS: 5000, DATABASE_STATEMENT_TIMEOUT_MS: 60000 })
