@@ -19,6 +19,8 @@ import health from './routes/health/index.js'
 import apiKeys from './routes/v1/api-keys/index.js'
 import auditEvents from './routes/v1/audit-events/index.js'
 import city from './routes/v1/city/index.js'
+import incidents from './routes/v1/incidents/index.js'
+import taxonomies from './routes/v1/taxonomies/index.js'
 
 export const version: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
@@ -97,5 +99,7 @@ export async function buildApp ({ config, database }: AppOptions, logger: Fastif
   await app.register(city, { prefix: '/v1/city' })
   await app.register(apiKeys, { prefix: '/v1/api-keys' })
   await app.register(auditEvents, { prefix: '/v1/audit-events' })
+  await app.register(taxonomies, { prefix: '/v1/taxonomies' })
+  await app.register(incidents, { prefix: '/v1/incidents' })
   return app
 }

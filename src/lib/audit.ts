@@ -20,7 +20,13 @@ export function actorOf (request: FastifyRequest): AuditActor {
 
 /** Appends to the audit trail; call it inside the transaction of the change it records. */
 export async function recordAudit (db: Executor, cityId: string, actor: AuditActor, entry: AuditEntry): Promise<void> {
-  await db.insert(auditEvents).values({
+  await recordAudits(db, cityId, actor, [entry])
+}
+
+/** Appends many entries in one statement (batch imports). */
+export async function recordAudits (db: Executor, cityId: string, actor: AuditActor, entries: AuditEntry[]): Promise<void> {
+  if (entries.length === 0) return
+  await db.insert(auditEvents).values(entries.map((entry) => ({
     cityId,
     id: newId(),
     actorType: actor.type,
@@ -30,5 +36,5 @@ export async function recordAudit (db: Executor, cityId: string, actor: AuditAct
     objectId: entry.objectId,
     requestId: actor.requestId,
     details: entry.details ?? {}
-  })
+  })))
 }

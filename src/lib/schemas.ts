@@ -30,7 +30,16 @@ export const Page = <T extends TSchema>(item: T) => Type.Object({
 export function ref<T extends TSchema> (schema: T): TUnsafe<Static<T>> {
   const id = (schema as { $id?: unknown }).$id
   if (typeof id !== 'string') throw new Error('ref() needs a schema with an $id')
+  referenced.set(`${id}#`, schema)
   return Type.Unsafe<Static<T>>({ $ref: `${id}#` })
+}
+
+const referenced = new Map<string, TSchema>()
+
+/** The schema a top-level `$ref` made by ref() points to, so that request bodies can be validated by reference. */
+export const referencedSchema = (schema: TSchema): TSchema => {
+  const target = (schema as { $ref?: unknown }).$ref
+  return typeof target === 'string' ? referenced.get(target) ?? schema : schema
 }
 
 /** A response that carries the object's ETag header (documented by the openapi plugin). */

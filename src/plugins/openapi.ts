@@ -76,6 +76,8 @@ export default fp<{ version: string }>(async (app, { version }) => {
         { name: 'city', description: 'The caller\'s city: its name, timezone, languages and statistics settings.' },
         { name: 'api-keys', description: 'Keys for portals, partners and analysts; secrets are shown once.' },
         { name: 'audit-events', description: 'Who did what to which object, and when. Append-only.' },
+        { name: 'incidents', description: 'Bias-incident and hate-crime reports: single and bulk ingest, the case workflow, possible duplicates, erasure of personal data.' },
+        { name: 'taxonomies', description: 'The versioned FBI NIBRS code lists incidents are classified with.' },
         { name: 'health', description: 'Liveness and readiness for orchestrators; no key needed.' }
       ],
       components: {

@@ -1,35 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { problemBody, ProblemError, type FieldError, type ProblemCode } from '../lib/problems.js'
-
-interface ValidationIssue { instancePath?: string, message?: string, keyword?: string, params?: Record<string, unknown> }
-
-/** Turns validator output into one entry per failing path, prefixed by the request part. */
-function fieldErrors (issues: ValidationIssue[], part: string): FieldError[] {
-  const out: FieldError[] = []
-  const seen = new Set<string>()
-  for (const issue of issues) {
-    const base = `/${part}${issue.instancePath ?? ''}`
-    if (issue.keyword === 'boolean') continue
-    if (issue.keyword === 'additionalProperties') {
-      const extra = issue.params?.additionalProperties
-      for (const name of Array.isArray(extra) ? extra : [extra]) add(`${base}/${String(name)}`, 'is not a known field')
-      continue
-    }
-    if (issue.keyword === 'required') {
-      const missing = issue.params?.requiredProperties ?? issue.params?.missingProperty
-      for (const name of Array.isArray(missing) ? missing : [missing]) add(`${base}/${String(name)}`, 'is required')
-      continue
-    }
-    add(base, issue.message ?? 'is not valid')
-  }
-  return out
-
-  function add (path: string, message: string): void {
-    const k = `${path} ${message}`
-    if (!seen.has(k)) { seen.add(k); out.push({ path, message }) }
-  }
-}
+import { fieldErrors, type ValidationIssue } from '../lib/validation.js'
 
 const FASTIFY_CODES: Record<string, ProblemCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',

@@ -1,0 +1,63 @@
+import { sql } from 'drizzle-orm'
+import { boolean, char, check, date, foreignKey, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core'
+import { cities } from './cities.js'
+import { bytea, cityId, createdAt, updatedAt } from './columns.js'
+
+export interface Referral { kind: 'program' | 'stakeholder', id: string, referred_on: string }
+
+/**
+ * Bias-incident and hate-crime reports. Everything that could identify a person (narrative, reporter,
+ * address, precise coordinates) lives only in `personal_data`, sealed with a per-incident data key that is
+ * itself sealed by ENCRYPTION_KEY; erasing the personal data destroys that key. Coordinates are also kept
+ * coarsened to two decimals (about 1 km), which is all that leaves without the personal scope.
+ */
+export const incidents = pgTable('incidents', {
+  cityId: cityId().references(() => cities.id),
+  id: uuid('id').notNull(),
+  source: varchar('source', { length: 64 }).notNull(),
+  externalId: varchar('external_id', { length: 200 }),
+  incidentType: varchar('incident_type', { length: 16 }).notNull(),
+  biasMotivations: text('bias_motivations').array().notNull(),
+  biasCategories: text('bias_categories').array().notNull(),
+  offenseTypes: text('offense_types').array().notNull().default(sql`'{}'::text[]`),
+  taxonomyVersion: varchar('taxonomy_version', { length: 32 }).notNull(),
+  occurredOn: date('occurred_on', { mode: 'string' }).notNull(),
+  occurredAt: timestamp('occurred_at', { withTimezone: true, mode: 'date' }),
+  reportedAt: timestamp('reported_at', { withTimezone: true, mode: 'date' }).notNull(),
+  language: varchar('language', { length: 35 }),
+  locationType: varchar('location_type', { length: 3 }),
+  neighborhood: varchar('neighborhood', { length: 200 }),
+  censusTract: varchar('census_tract', { length: 20 }),
+  coarseLatitude: numeric('coarse_latitude', { precision: 4, scale: 2, mode: 'number' }),
+  coarseLongitude: numeric('coarse_longitude', { precision: 5, scale: 2, mode: 'number' }),
+  isOnline: boolean('is_online').notNull().default(false),
+  platform: varchar('platform', { length: 100 }),
+  summary: varchar('summary', { length: 4000 }),
+  victimCount: integer('victim_count'),
+  victimType: varchar('victim_type', { length: 32 }),
+  contactOk: boolean('contact_ok').notNull().default(false),
+  shareWithLawEnforcement: boolean('share_with_law_enforcement').notNull().default(false),
+  includeInStatistics: boolean('include_in_statistics').notNull().default(true),
+  status: varchar('status', { length: 16 }).notNull().default('received'),
+  duplicateOf: uuid('duplicate_of'),
+  referrals: jsonb('referrals').$type<Referral[]>().notNull().default([]),
+  personalData: bytea('personal_data'),
+  dataKey: bytea('data_key'),
+  personalDataErasedAt: timestamp('personal_data_erased_at', { withTimezone: true, mode: 'date' }),
+  contentHash: char('content_hash', { length: 64 }).notNull(),
+  version: integer('version').notNull().default(1),
+  createdAt: createdAt(),
+  updatedAt: updatedAt()
+}, (t) => [
+  primaryKey({ columns: [t.cityId, t.id] }),
+  foreignKey({ columns: [t.cityId, t.duplicateOf], foreignColumns: [t.cityId, t.id] }),
+  uniqueIndex('incidents_source_external_id_idx').on(t.cityId, t.source, t.externalId),
+  index('incidents_occurred_idx').on(t.cityId, t.occurredOn.desc(), t.id.desc()),
+  index('incidents_updated_idx').on(t.cityId, t.updatedAt, t.id),
+  index('incidents_bias_motivations_idx').using('gin', t.biasMotivations),
+  index('incidents_bias_categories_idx').using('gin', t.biasCategories),
+  check('incidents_type_check', sql`${t.incidentType} IN ('hate_crime', 'bias_incident', 'undetermined')`),
+  check('incidents_status_check', sql`${t.status} IN ('received', 'under_review', 'verified', 'unfounded', 'duplicate', 'referred', 'closed')`),
+  check('incidents_duplicate_check', sql`(${t.status} = 'duplicate') = (${t.duplicateOf} IS NOT NULL) AND ${t.duplicateOf} IS DISTINCT FROM ${t.id}`),
+  check('incidents_personal_data_check', sql`(${t.personalData} IS NULL) = (${t.dataKey} IS NULL)`)
+])

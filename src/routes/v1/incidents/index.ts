@@ -1,0 +1,308 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import Type from 'typebox'
+import { Compile } from 'typebox/compile'
+import { actorOf, recordAudit } from '../../../lib/audit.js'
+import { openPersonal, sealPersonal } from '../../../lib/envelope.js'
+import { etagOf, expectedVersion, stale } from '../../../lib/etag.js'
+import { pageOf } from '../../../lib/pagination.js'
+import { invalidField, notFound, ProblemError } from '../../../lib/problems.js'
+import { AUTHENTICATED, IdParams, NoContent, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { grants } from '../../../lib/scopes.js'
+import { validatorCompiler } from '../../../lib/validation.js'
+import { callerOf, type Caller } from '../../../plugins/auth.js'
+import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
+import { getCity } from '../city/repo.js'
+import { ingestIncidents, UnparsableItem } from './ingest.js'
+import { toIncident, toInput, type PersonalView } from './present.js'
+import { erasePersonalData, getIncident, listIncidents, possibleDuplicates, replaceIncident, type IncidentRow, type ListPosition } from './repo.js'
+import { prepareIncident, type PersonalData } from './rules.js'
+import { BatchQuery, BatchResultSchema, IncidentInputSchema, IncidentListQuery, IncidentPatchSchema, IncidentSchema, TRANSITIONS, type IncidentInput } from './schema.js'
+
+const LIST = 'incidents'
+const BATCH_MAX = 1000
+const BATCH_BODY_LIMIT = 16 * 1024 * 1024
+const PERSONAL = 'incidents:read_personal'
+
+/** Only the shape of a batch is checked up front; each item is validated on its own, so one bad item rejects only itself. */
+const batchShape = Compile(Type.Array(Type.Unknown(), { minItems: 1, maxItems: BATCH_MAX }))
+
+const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addSchema(IncidentSchema)
+  app.addSchema(IncidentInputSchema)
+  app.addSchema(BatchResultSchema)
+  const IncidentRef = ref(IncidentSchema)
+  const masterKey = app.subkey('personal-data')
+
+  // NDJSON: one report per line, as partners export them. A line that is not JSON becomes a rejected item.
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit: BATCH_BODY_LIMIT }, (_request, body, done) => {
+    const items: unknown[] = []
+    String(body).split('\n').forEach((line, number) => {
+      if (line.trim() === '') return
+      try {
+        items.push(JSON.parse(line))
+      } catch {
+        items.push(new UnparsableItem(`line ${number + 1} is not valid JSON`))
+      }
+    })
+    done(null, items)
+  })
+
+  function personalView (request: FastifyRequest, caller: Caller, row: IncidentRow): PersonalView {
+    if (!grants(caller.scopes, PERSONAL)) return { kind: 'hidden' }
+    if (row.personalData === null || row.dataKey === null) return { kind: 'shown', data: null }
+    try {
+      return { kind: 'shown', data: openPersonal<PersonalData>(masterKey, caller.cityId, 'incident', row.id, { data: row.personalData, dataKey: row.dataKey }) }
+    } catch {
+      request.log.error({ incident: row.id }, 'personal data of an incident failed its integrity check')
+      return { kind: 'unreadable' }
+    }
+  }
+
+  app.post('', {
+    bodyLimit: BATCH_BODY_LIMIT,
+    schema: {
+      operationId: 'createIncident',
+      tags: ['incidents'],
+      summary: 'Report a bias incident or hate crime',
+      description: 'One report, as a resident portal sends it. With `external_id`, re-sending the same report updates it (200) instead of creating another. ' +
+        'The answer never carries personal fields; summary contact details are removed on write.',
+      security: [{ bearer: ['incidents:write'] }],
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
+      body: ref(IncidentInputSchema),
+      response: { 200: withEtag(IncidentRef), 201: withEtag(IncidentRef), ...problemResponses(...AUTHENTICATED, 409, 413, 415) }
+    }
+  }, async (request, reply) => {
+    const caller = callerOf(request)
+    const input = request.body as IncidentInput
+    if (caller.sources !== null && !caller.sources.includes(input.source)) {
+      throw new ProblemError('forbidden', `This key reports only for its own sources (${caller.sources.join(', ')}).`)
+    }
+    const result = await ingestIncidents(app, caller, actorOf(request), [input], { requireExternalId: false, atomic: true, dryRun: false, pathOf: () => 'body' })
+    const item = result.items[0]
+    if (item?.id == null) throw new ProblemError('conflict', 'The report was being written concurrently; send it again.')
+    const row = await getIncident(app.db, caller.cityId, item.id, null)
+    if (row === undefined) throw notFound('incident')
+    reply.code(item.outcome === 'created' ? 201 : 200).header('location', `/v1/incidents/${row.id}`).header('etag', etagOf(row.id, row.version))
+    return toIncident(row)
+  })
+
+  app.post('/batch', {
+    bodyLimit: BATCH_BODY_LIMIT,
+    validatorCompiler: (route) => route.httpPart === 'body' ? (value: unknown) => batchShape.Check(value) ? { value } : { error: [...batchShape.Errors(value)] as unknown as Error } : validatorCompiler(route),
+    schema: {
+      operationId: 'importIncidents',
+      tags: ['incidents'],
+      summary: 'Import up to 1,000 reports (JSON array or NDJSON)',
+      description: 'Upserts on (source, external_id): running the same import twice creates nothing new. Each item is answered with its outcome ' +
+        '(created, updated, unchanged, rejected) and its problems; bad items do not block good ones unless `atomic=true`. ' +
+        '`dry_run=true` validates and writes nothing. Send `application/json` (an array) or `application/x-ndjson` (one report per line).',
+      security: [{ bearer: ['incidents:write'] }],
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
+      querystring: BatchQuery,
+      body: {
+        content: {
+          'application/json': { schema: Type.Array(ref(IncidentInputSchema), { minItems: 1, maxItems: BATCH_MAX }) },
+          'application/x-ndjson': { schema: Type.Array(ref(IncidentInputSchema), { minItems: 1, maxItems: BATCH_MAX, description: 'One IncidentInput per line.' }) }
+        }
+      },
+      response: { 200: ref(BatchResultSchema), ...problemResponses(...AUTHENTICATED, 413, 415, 422) }
+    }
+  }, async (request) => {
+    const caller = callerOf(request)
+    const { atomic = false, dry_run: dryRun = false } = request.query
+    const items = request.body as unknown[]
+    const result = await ingestIncidents(app, caller, actorOf(request), items, { requireExternalId: true, atomic, dryRun, pathOf: (index) => `body/${index}` })
+    const summary = { created: 0, updated: 0, unchanged: 0, rejected: 0 }
+    for (const item of result.items) summary[item.outcome]++
+    return { dry_run: dryRun, summary, items: result.items }
+  })
+
+  app.get('', {
+    schema: {
+      operationId: 'listIncidents',
+      tags: ['incidents'],
+      summary: 'List incidents',
+      description: 'Filter by when it occurred, bias motivation or category, type, status, neighbourhood, source, online, or changes since a time. ' +
+        'Never carries personal fields (read one incident for those). A key limited to sources sees only their incidents.',
+      security: [{ bearer: ['incidents:read'] }],
+      querystring: IncidentListQuery,
+      response: { 200: Page(IncidentRef), ...problemResponses(...AUTHENTICATED) }
+    }
+  }, async (request) => {
+    const caller = callerOf(request)
+    const { limit = 50, cursor, ...filter } = request.query
+    const order = filter.order ?? 'occurred_desc'
+    const list = `${LIST}:${order}`
+    const after = cursor !== undefined ? listPosition(order, app.cursors.decode(caller.cityId, list, cursor)) : undefined
+    const rows = await listIncidents(app.db, caller.cityId, { ...filter, limit }, caller.sources, after)
+    const page = pageOf(rows, limit, (row) => order === 'occurred_desc' ? [row.occurredOn, row.id] : [row.updatedAt.toISOString(), row.id],
+      (position) => app.cursors.encode(caller.cityId, list, position))
+    return { data: page.data.map((row) => toIncident(row)), next_cursor: page.next_cursor }
+  })
+
+  app.get('/:id', {
+    schema: {
+      operationId: 'getIncident',
+      tags: ['incidents'],
+      summary: 'Read an incident',
+      description: 'With `incidents:read_personal`, also the narrative, the reporter, the address and exact coordinates; every such read is audited. ' +
+        'Other keys get coordinates rounded to about 1 km and no personal field.',
+      security: [{ bearer: ['incidents:read'] }],
+      params: IdParams,
+      response: { 200: withEtag(IncidentRef), ...problemResponses(...AUTHENTICATED, 404) }
+    }
+  }, async (request, reply) => {
+    const caller = callerOf(request)
+    const row = await getIncident(app.db, caller.cityId, request.params.id, caller.sources)
+    if (row === undefined) throw notFound('incident')
+    const view = personalView(request, caller, row)
+    if (view.kind !== 'hidden' && row.personalData !== null) {
+      await recordAudit(app.db, caller.cityId, actorOf(request), {
+        action: 'incident.personal_data_read', objectType: 'incident', objectId: row.id, details: { readable: view.kind === 'shown' }
+      })
+    }
+    reply.header('etag', etagOf(row.id, row.version))
+    return toIncident(row, view)
+  })
+
+  app.patch('/:id', {
+    schema: {
+      operationId: 'updateIncident',
+      tags: ['incidents'],
+      summary: 'Change an incident: classification, details, status, referrals',
+      description: 'Requires `If-Match`. Status follows the case workflow: received → under_review → verified | unfounded | duplicate; ' +
+        'verified → referred | closed; referred, unfounded and duplicate → closed. Another move is a 422 naming the allowed ones. ' +
+        'Marking a duplicate names the incident it repeats; both are kept.',
+      security: [{ bearer: ['incidents:write'] }],
+      params: IdParams,
+      headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read. Required.' })) }),
+      body: IncidentPatchSchema,
+      response: { 200: withEtag(IncidentRef), ...problemResponses(...AUTHENTICATED, 404, 412, 422, 428) }
+    }
+  }, async (request, reply) => {
+    const caller = callerOf(request)
+    const patch = request.body
+    const city = await getCity(app.db, caller.cityId)
+    if (city === undefined) throw notFound('city')
+    const updated = await app.db.transaction(async (tx) => {
+      const row = await getIncident(tx, caller.cityId, request.params.id, caller.sources)
+      if (row === undefined) throw notFound('incident')
+      const version = expectedVersion(request, row.id)
+      if (version !== '*' && version !== row.version) throw stale()
+      const touchesPersonal = patch.narrative !== undefined || patch.reporter !== undefined ||
+        patch.location?.address !== undefined || patch.location?.latitude !== undefined || patch.location?.longitude !== undefined
+      if (touchesPersonal && row.personalDataErasedAt !== null) {
+        throw new ProblemError('unprocessable', 'The personal data of this incident was erased; it cannot be set again.')
+      }
+      let personal: PersonalData | null = null
+      if (row.personalData !== null && row.dataKey !== null) {
+        personal = openPersonal<PersonalData>(masterKey, caller.cityId, 'incident', row.id, { data: row.personalData, dataKey: row.dataKey })
+      }
+      const status = patch.status ?? row.status
+      if (patch.status !== undefined && patch.status !== row.status) {
+        const allowed = TRANSITIONS[row.status] ?? []
+        if (!allowed.includes(patch.status)) {
+          throw new ProblemError('unprocessable', `An incident that is ${row.status} cannot become ${patch.status}; allowed: ${allowed.length > 0 ? allowed.join(', ') : 'none (it is closed)'}.`, {
+            errors: [{ path: '/body/status', message: `must be one of: ${allowed.join(', ') || 'none'}` }]
+          })
+        }
+      }
+      const duplicateOf = status === 'duplicate' ? patch.duplicate_of ?? row.duplicateOf : null
+      if (status === 'duplicate') {
+        if (duplicateOf === null) throw invalidField('/body/duplicate_of', 'is required when status is duplicate')
+        if (duplicateOf === row.id) throw invalidField('/body/duplicate_of', 'must name another incident')
+        if (await getIncident(tx, caller.cityId, duplicateOf, caller.sources) === undefined) throw invalidField('/body/duplicate_of', 'is not an incident of this city')
+      } else if (patch.duplicate_of !== undefined) {
+        throw invalidField('/body/duplicate_of', 'is only for status duplicate')
+      }
+      const merged = mergePatch(toInput(row, personal), patch)
+      const prepared = prepareIncident(merged, { timezone: city.timezone, now: new Date(), hashKey: app.subkey('incident-content') })
+      if (prepared.draft === null) {
+        throw new ProblemError('validation_failed', 'The change would leave the incident invalid.', { errors: prepared.problems.map((p) => ({ ...p, path: `/body${p.path}` })) })
+      }
+      if (status === 'referred' && prepared.draft.referrals.length === 0) throw invalidField('/body/referrals', 'must name at least one referral when status is referred')
+      const sealed = prepared.draft.personal !== null ? sealPersonal(masterKey, caller.cityId, 'incident', row.id, prepared.draft.personal) : null
+      const written = await replaceIncident(tx, caller.cityId, row.version, {
+        id: row.id, draft: prepared.draft, personalData: sealed?.data ?? null, dataKey: sealed?.dataKey ?? null, status, duplicateOf
+      })
+      if (written === undefined) throw stale()
+      await recordAudit(tx, caller.cityId, actorOf(request), {
+        action: patch.status !== undefined && patch.status !== row.status ? 'incident.status_changed' : 'incident.updated',
+        objectType: 'incident',
+        objectId: row.id,
+        details: { fields: Object.keys(patch), ...(patch.status !== undefined ? { from: row.status, to: status } : {}) }
+      })
+      return written
+    })
+    reply.header('etag', etagOf(updated.id, updated.version))
+    return toIncident(updated)
+  })
+
+  app.get('/:id/possible-duplicates', {
+    schema: {
+      operationId: 'listPossibleDuplicates',
+      tags: ['incidents'],
+      summary: 'Reports from other sources that may describe the same event',
+      description: 'Within three days, sharing a bias motivation, and in the same place (neighbourhood, census tract, within about 2 km, or the same online platform). ' +
+        'Mark one as a duplicate with PATCH status=duplicate; both are kept.',
+      security: [{ bearer: ['incidents:read'] }],
+      params: IdParams,
+      response: { 200: Page(IncidentRef), ...problemResponses(...AUTHENTICATED, 404) }
+    }
+  }, async (request) => {
+    const caller = callerOf(request)
+    const row = await getIncident(app.db, caller.cityId, request.params.id, caller.sources)
+    if (row === undefined) throw notFound('incident')
+    const rows = await possibleDuplicates(app.db, caller.cityId, row, caller.sources, 50)
+    return { data: rows.map((r) => toIncident(r)), next_cursor: null }
+  })
+
+  app.delete('/:id/personal-data', {
+    schema: {
+      operationId: 'eraseIncidentPersonalData',
+      tags: ['incidents'],
+      summary: 'Erase an incident\'s personal data for good',
+      description: 'Destroys the incident\'s data key and with it the narrative, the reporter, the address and exact coordinates. ' +
+        'The de-identified record stays for statistics; a later import cannot bring the personal data back.',
+      security: [{ bearer: ['incidents:write'] }],
+      params: IdParams,
+      response: { 204: NoContent('Erased (or already erased).'), ...problemResponses(...AUTHENTICATED, 404) }
+    }
+  }, async (request, reply) => {
+    const caller = callerOf(request)
+    await app.db.transaction(async (tx) => {
+      const row = await erasePersonalData(tx, caller.cityId, request.params.id, caller.sources)
+      if (row === undefined) throw notFound('incident')
+      await recordAudit(tx, caller.cityId, actorOf(request), { action: 'incident.personal_data_erased', objectType: 'incident', objectId: row.id })
+    })
+    return reply.code(204).send(null)
+  })
+}
+
+/** Top-level fields replace; nested objects (location, online, victim, consent, reporter) merge; null removes. */
+function mergePatch (input: IncidentInput, patch: Record<string, unknown>): IncidentInput {
+  const merged: Record<string, unknown> = { ...input }
+  for (const [key, value] of Object.entries(patch)) {
+    if (key === 'status' || key === 'duplicate_of') continue
+    if (value === null) {
+      delete merged[key]
+    } else if (['location', 'online', 'victim', 'consent', 'reporter'].includes(key) && typeof value === 'object' && !Array.isArray(value)) {
+      merged[key] = { ...(merged[key] as object | undefined), ...value }
+    } else {
+      merged[key] = value
+    }
+  }
+  if (patch.occurred_at !== undefined) delete merged.occurred_on
+  if (patch.occurred_on !== undefined) delete merged.occurred_at
+  return merged as IncidentInput
+}
+
+function listPosition (order: string, position: unknown[]): ListPosition {
+  const [key, id] = position
+  const invalid = new ProblemError('invalid_cursor', 'The cursor is not one this list issued.')
+  if (position.length !== 2 || typeof key !== 'string' || typeof id !== 'string') throw invalid
+  return order === 'updated_asc' ? { order: 'updated_asc', updatedAt: key, id } : { order: 'occurred_desc', occurredOn: key, id }
+}
+
+export default incidentsRoutes

@@ -1,0 +1,87 @@
+import type { IncidentRow } from './repo.js'
+import type { PersonalData } from './rules.js'
+import type { Incident, IncidentInput } from './schema.js'
+
+/** The personal data of a record as the reader may see it. */
+export type PersonalView = { kind: 'hidden' } | { kind: 'shown', data: PersonalData | null } | { kind: 'unreadable' }
+
+const HIDDEN: PersonalView = { kind: 'hidden' }
+
+/**
+ * The wire form of an incident. Without the personal scope it carries no personal field at all, and its
+ * coordinates are the stored coarse ones.
+ */
+export function toIncident (row: IncidentRow, view: PersonalView = HIDDEN): Incident {
+  const personal = view.kind === 'shown' ? view.data : null
+  const exact = personal?.latitude !== undefined && personal.longitude !== undefined
+  const incident: Incident = {
+    id: row.id,
+    source: row.source,
+    external_id: row.externalId,
+    incident_type: row.incidentType as Incident['incident_type'],
+    bias_motivations: row.biasMotivations as Incident['bias_motivations'],
+    bias_categories: row.biasCategories as Incident['bias_categories'],
+    offense_types: row.offenseTypes as Incident['offense_types'],
+    taxonomy_version: row.taxonomyVersion,
+    occurred_at: row.occurredAt?.toISOString() ?? null,
+    occurred_on: row.occurredOn,
+    reported_at: row.reportedAt.toISOString(),
+    language: row.language,
+    location: {
+      location_type: row.locationType as Incident['location']['location_type'],
+      neighborhood: row.neighborhood,
+      census_tract: row.censusTract,
+      latitude: exact ? personal.latitude ?? null : row.coarseLatitude,
+      longitude: exact ? personal.longitude ?? null : row.coarseLongitude,
+      coordinates_precision: exact ? 'exact' : row.coarseLatitude !== null ? 'coarse' : 'none'
+    },
+    online: { is_online: row.isOnline, platform: row.platform },
+    summary: row.summary,
+    victim: { count: row.victimCount, type: row.victimType as Incident['victim']['type'] },
+    consent: { contact_ok: row.contactOk, share_with_law_enforcement: row.shareWithLawEnforcement, include_in_statistics: row.includeInStatistics },
+    status: row.status as Incident['status'],
+    duplicate_of: row.duplicateOf,
+    referrals: row.referrals,
+    personal_data: row.personalDataErasedAt !== null ? 'erased' : row.personalData !== null ? 'held' : 'none',
+    version: row.version,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString()
+  }
+  if (view.kind === 'shown') {
+    incident.narrative = personal?.narrative ?? null
+    incident.reporter = personal?.reporter ?? null
+    incident.location.address = personal?.address ?? null
+  }
+  return incident
+}
+
+/** A stored incident as the input that would produce it, so a PATCH can be applied and re-validated. */
+export function toInput (row: IncidentRow, personal: PersonalData | null): IncidentInput {
+  const input: IncidentInput = {
+    source: row.source,
+    incident_type: row.incidentType as IncidentInput['incident_type'],
+    bias_motivations: row.biasMotivations as IncidentInput['bias_motivations'],
+    offense_types: row.offenseTypes as IncidentInput['offense_types'],
+    reported_at: row.reportedAt.toISOString(),
+    online: { is_online: row.isOnline, ...(row.platform !== null ? { platform: row.platform } : {}) },
+    victim: { ...(row.victimCount !== null ? { count: row.victimCount } : {}), ...(row.victimType !== null ? { type: row.victimType as never } : {}) },
+    consent: { contact_ok: row.contactOk, share_with_law_enforcement: row.shareWithLawEnforcement, include_in_statistics: row.includeInStatistics },
+    referrals: row.referrals,
+    location: {
+      ...(row.locationType !== null ? { location_type: row.locationType as never } : {}),
+      ...(row.neighborhood !== null ? { neighborhood: row.neighborhood } : {}),
+      ...(row.censusTract !== null ? { census_tract: row.censusTract } : {}),
+      ...(personal?.address !== undefined ? { address: personal.address } : {}),
+      ...(personal?.latitude !== undefined ? { latitude: personal.latitude } : {}),
+      ...(personal?.longitude !== undefined ? { longitude: personal.longitude } : {})
+    }
+  }
+  if (row.externalId !== null) input.external_id = row.externalId
+  if (row.occurredAt !== null) input.occurred_at = row.occurredAt.toISOString()
+  else input.occurred_on = row.occurredOn
+  if (row.language !== null) input.language = row.language
+  if (row.summary !== null) input.summary = row.summary
+  if (personal?.narrative !== undefined) input.narrative = personal.narrative
+  if (personal?.reporter !== undefined) input.reporter = personal.reporter
+  return input
+}

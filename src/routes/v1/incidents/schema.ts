@@ -1,0 +1,198 @@
+import Type, { type Static } from 'typebox'
+import { DateOnly, Int, LanguageTag, Nullable, PageQuery, Slug, Timestamp, Uuid } from '../../../lib/schemas.js'
+import { BIAS_CATEGORIES, BIAS_CODES, LOCATION_CODES, OFFENSE_CODES } from '../../../taxonomies/index.js'
+
+export const INCIDENT_TYPES = ['hate_crime', 'bias_incident', 'undetermined'] as const
+export const STATUSES = ['received', 'under_review', 'verified', 'unfounded', 'duplicate', 'referred', 'closed'] as const
+export const VICTIM_TYPES = ['individual', 'business', 'religious_organization', 'government', 'society', 'other'] as const
+export const REPORTER_ROLES = ['victim', 'witness', 'organization', 'other'] as const
+
+const BiasCode = Type.Enum(BIAS_CODES, { description: 'NIBRS 8A bias motivation code; see GET /v1/taxonomies/bias-motivations.' })
+const OffenseCode = Type.Enum(OFFENSE_CODES, { description: 'NIBRS offense code; see GET /v1/taxonomies/offense-types.' })
+const LocationCode = Type.Enum(LOCATION_CODES, { description: 'NIBRS location type; 58 is cyberspace. See GET /v1/taxonomies/location-types.' })
+const Latitude = Type.Number({ minimum: -90, maximum: 90 })
+const Longitude = Type.Number({ minimum: -180, maximum: 180 })
+const CensusTract = Type.String({ pattern: '^[0-9]{1,11}(\\.[0-9]{1,2})?$', maxLength: 20, description: 'Census tract number or 11-digit GEOID.' })
+const Email = Type.String({ format: 'email', maxLength: 254 })
+const Phone = Type.String({ pattern: '^[0-9+().\\-\\s]{3,40}$', maxLength: 40 })
+
+export const ReferralSchema = Type.Object({
+  kind: Type.Enum(['program', 'stakeholder']),
+  id: Uuid({ description: 'The program or stakeholder of the same city.' }),
+  referred_on: DateOnly()
+}, { additionalProperties: false })
+
+const fields = {
+  incident_type: Type.Enum(INCIDENT_TYPES, { description: 'A hate crime is a criminal offense motivated by bias; a bias incident is non-criminal conduct motivated by bias.' }),
+  bias_motivations: Type.Array(BiasCode, { minItems: 1, maxItems: 5, description: 'One to five codes, none twice; 88 (none) and 99 (unknown) only alone.' }),
+  offense_types: Type.Array(OffenseCode, { maxItems: 10, uniqueItems: true }),
+  occurred_at: Timestamp({ description: 'When it happened, if the time is known.' }),
+  occurred_on: DateOnly({ description: 'The day it happened, when the time is not known (in the city\'s timezone).' }),
+  reported_at: Timestamp({ description: 'When it was reported; defaults to now.' }),
+  language: LanguageTag({ description: 'The language the report was made in.' }),
+  summary: Type.String({ maxLength: 4000, description: 'Public-safe description. E-mail addresses and phone numbers typed into it are removed on write.' }),
+  narrative: Type.String({ maxLength: 20000, description: 'Personal: the reporter\'s own account. Encrypted; only keys with incidents:read_personal see it.' }),
+  location: Type.Object({
+    location_type: Type.Optional(LocationCode),
+    neighborhood: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    census_tract: Type.Optional(CensusTract),
+    address: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'Personal; encrypted.' })),
+    latitude: Type.Optional(Latitude),
+    longitude: Type.Optional(Longitude)
+  }, { additionalProperties: false, description: 'Address and precise coordinates are personal and encrypted; other keys see coordinates rounded to two decimals (about 1 km).' }),
+  online: Type.Object({
+    is_online: Type.Boolean(),
+    platform: Type.Optional(Type.String({ minLength: 1, maxLength: 100, examples: ['Instagram'] }))
+  }, { additionalProperties: false }),
+  victim: Type.Object({
+    count: Type.Optional(Int({ minimum: 0, maximum: 100000 })),
+    type: Type.Optional(Type.Enum(VICTIM_TYPES))
+  }, { additionalProperties: false }),
+  reporter: Type.Object({
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    email: Type.Optional(Email),
+    phone: Type.Optional(Phone),
+    role: Type.Optional(Type.Enum(REPORTER_ROLES))
+  }, { additionalProperties: false, description: 'Personal; encrypted. Only keys with incidents:read_personal see it.' }),
+  consent: Type.Object({
+    contact_ok: Type.Optional(Type.Boolean({ default: false })),
+    share_with_law_enforcement: Type.Optional(Type.Boolean({ default: false })),
+    include_in_statistics: Type.Optional(Type.Boolean({ default: true, description: 'False leaves the incident out of every count, KPI and export; it is still handled.' }))
+  }, { additionalProperties: false }),
+  referrals: Type.Array(ReferralSchema, { maxItems: 50 })
+}
+
+export const IncidentInputSchema = Type.Object({
+  source: Slug({ description: 'The channel or partner reporting it, e.g. resident-portal or ngo-aapi-coalition.' }),
+  external_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The partner\'s own id; with source, unique in the city. Re-sending it updates the incident.' })),
+  incident_type: fields.incident_type,
+  bias_motivations: fields.bias_motivations,
+  offense_types: Type.Optional(fields.offense_types),
+  occurred_at: Type.Optional(fields.occurred_at),
+  occurred_on: Type.Optional(fields.occurred_on),
+  reported_at: Type.Optional(fields.reported_at),
+  language: Type.Optional(fields.language),
+  location: Type.Optional(fields.location),
+  online: Type.Optional(fields.online),
+  summary: Type.Optional(fields.summary),
+  narrative: Type.Optional(fields.narrative),
+  victim: Type.Optional(fields.victim),
+  reporter: Type.Optional(fields.reporter),
+  consent: Type.Optional(fields.consent),
+  referrals: Type.Optional(fields.referrals)
+}, { $id: 'IncidentInput', additionalProperties: false, description: 'Give occurred_at, or occurred_on when the time is unknown.' })
+
+export const IncidentPatchSchema = Type.Object({
+  incident_type: Type.Optional(fields.incident_type),
+  bias_motivations: Type.Optional(fields.bias_motivations),
+  offense_types: Type.Optional(fields.offense_types),
+  occurred_at: Type.Optional(fields.occurred_at),
+  occurred_on: Type.Optional(fields.occurred_on),
+  language: Type.Optional(Nullable(fields.language)),
+  location: Type.Optional(fields.location),
+  online: Type.Optional(fields.online),
+  summary: Type.Optional(Nullable(fields.summary)),
+  narrative: Type.Optional(Nullable(fields.narrative)),
+  victim: Type.Optional(fields.victim),
+  reporter: Type.Optional(Nullable(fields.reporter)),
+  consent: Type.Optional(fields.consent),
+  referrals: Type.Optional(fields.referrals),
+  status: Type.Optional(Type.Enum(STATUSES, { description: 'received → under_review → verified | unfounded | duplicate; verified → referred → closed; unfounded and duplicate → closed.' })),
+  duplicate_of: Type.Optional(Uuid({ description: 'Required with status duplicate: the incident this one repeats. Both are kept.' }))
+}, { additionalProperties: false, minProperties: 1, description: 'Only the fields given change; an object field (location, victim, consent) replaces the whole object.' })
+
+export const IncidentSchema = Type.Object({
+  id: Uuid(),
+  source: Slug(),
+  external_id: Nullable(Type.String({ maxLength: 200 })),
+  incident_type: fields.incident_type,
+  bias_motivations: Type.Array(BiasCode, { maxItems: 5 }),
+  bias_categories: Type.Array(Type.Enum(BIAS_CATEGORIES), { maxItems: 8 }),
+  offense_types: Type.Array(OffenseCode, { maxItems: 10 }),
+  taxonomy_version: Type.String({ maxLength: 32 }),
+  occurred_at: Nullable(Timestamp()),
+  occurred_on: DateOnly(),
+  reported_at: Timestamp(),
+  language: Nullable(LanguageTag()),
+  location: Type.Object({
+    location_type: Nullable(LocationCode),
+    neighborhood: Nullable(Type.String({ maxLength: 200 })),
+    census_tract: Nullable(CensusTract),
+    latitude: Nullable(Latitude),
+    longitude: Nullable(Longitude),
+    address: Type.Optional(Nullable(Type.String({ maxLength: 300 }))),
+    coordinates_precision: Type.Enum(['exact', 'coarse', 'none'], { description: 'coarse: rounded to two decimals (about 1 km) because the key lacks incidents:read_personal.' })
+  }, { additionalProperties: false }),
+  online: Type.Object({ is_online: Type.Boolean(), platform: Nullable(Type.String({ maxLength: 100 })) }, { additionalProperties: false }),
+  summary: Nullable(Type.String({ maxLength: 4000 })),
+  narrative: Type.Optional(Nullable(Type.String({ maxLength: 20000 }))),
+  victim: Type.Object({ count: Nullable(Int({ minimum: 0, maximum: 100000 })), type: Nullable(Type.Enum(VICTIM_TYPES)) }, { additionalProperties: false }),
+  reporter: Type.Optional(Nullable(Type.Object({
+    name: Type.Optional(Type.String({ maxLength: 200 })),
+    email: Type.Optional(Type.String({ maxLength: 254 })),
+    phone: Type.Optional(Type.String({ maxLength: 40 })),
+    role: Type.Optional(Type.Enum(REPORTER_ROLES))
+  }, { additionalProperties: false }))),
+  consent: Type.Object({ contact_ok: Type.Boolean(), share_with_law_enforcement: Type.Boolean(), include_in_statistics: Type.Boolean() }, { additionalProperties: false }),
+  status: Type.Enum(STATUSES),
+  duplicate_of: Nullable(Uuid()),
+  referrals: Type.Array(ReferralSchema, { maxItems: 50 }),
+  personal_data: Type.Enum(['held', 'none', 'erased'], { description: 'Whether personal data is held for this incident. Its fields (narrative, reporter, location.address, exact coordinates) appear only in GET /v1/incidents/{id} for keys with incidents:read_personal.' }),
+  version: Int({ minimum: 1, maximum: 2147483647 }),
+  created_at: Timestamp(),
+  updated_at: Timestamp()
+}, { $id: 'Incident', additionalProperties: false })
+
+export const IncidentListQuery = Type.Object({
+  ...PageQuery,
+  occurred_from: Type.Optional(DateOnly({ description: 'Inclusive, by the day it occurred.' })),
+  occurred_to: Type.Optional(DateOnly({ description: 'Inclusive.' })),
+  bias_motivation: Type.Optional(BiasCode),
+  bias_category: Type.Optional(Type.Enum(BIAS_CATEGORIES)),
+  incident_type: Type.Optional(fields.incident_type),
+  status: Type.Optional(Type.Enum(STATUSES)),
+  neighborhood: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  source: Type.Optional(Slug()),
+  is_online: Type.Optional(Type.Boolean()),
+  updated_since: Type.Optional(Timestamp({ description: 'Only incidents changed at or after this time; for partners that sync.' })),
+  order: Type.Optional(Type.Enum(['occurred_desc', 'updated_asc'], { default: 'occurred_desc', description: 'occurred_desc: newest first by the day it occurred; updated_asc: oldest change first, for syncing with updated_since.' }))
+}, { additionalProperties: false })
+
+export const BatchQuery = Type.Object({
+  atomic: Type.Optional(Type.Boolean({ default: false, description: 'All or nothing: any rejected item rejects the batch (422) and nothing is written.' })),
+  dry_run: Type.Optional(Type.Boolean({ default: false, description: 'Validate and report outcomes; write nothing.' }))
+}, { additionalProperties: false })
+
+export const BatchResultSchema = Type.Object({
+  dry_run: Type.Boolean(),
+  summary: Type.Object({
+    created: Int({ minimum: 0, maximum: 1000 }), updated: Int({ minimum: 0, maximum: 1000 }), unchanged: Int({ minimum: 0, maximum: 1000 }), rejected: Int({ minimum: 0, maximum: 1000 })
+  }, { additionalProperties: false }),
+  items: Type.Array(Type.Object({
+    index: Int({ minimum: 0, maximum: 999, description: 'Position in the request.' }),
+    id: Nullable(Uuid()),
+    external_id: Nullable(Type.String({ maxLength: 200 })),
+    outcome: Type.Enum(['created', 'updated', 'unchanged', 'rejected']),
+    problems: Type.Array(Type.Object({
+      path: Type.String({ maxLength: 500 }),
+      message: Type.String({ maxLength: 500 })
+    }, { additionalProperties: false }), { maxItems: 100 })
+  }, { additionalProperties: false }), { maxItems: 1000 })
+}, { $id: 'IncidentBatchResult', additionalProperties: false })
+
+export type IncidentInput = Static<typeof IncidentInputSchema>
+export type IncidentPatch = Static<typeof IncidentPatchSchema>
+export type Incident = Static<typeof IncidentSchema>
+export type IncidentListFilter = Static<typeof IncidentListQuery>
+export type BatchResult = Static<typeof BatchResultSchema>
+
+/** What may follow each status. */
+export const TRANSITIONS: Record<string, readonly string[]> = {
+  received: ['under_review'],
+  under_review: ['verified', 'unfounded', 'duplicate'],
+  verified: ['referred', 'closed'],
+  unfounded: ['closed'],
+  duplicate: ['closed'],
+  referred: ['closed'],
+  closed: []
+}
