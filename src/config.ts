@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path'
 import Type, { type Static } from 'typebox'
 import { Compile } from 'typebox/compile'
 import { Value } from 'typebox/value'
+import { convertText } from './lib/validation.js'
 
 const Bool = Type.Enum(['true', 'false'])
 
@@ -52,7 +53,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[key]
     if (value !== undefined && value !== '') raw[key] = value
   }
-  const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw)) as Record<string, unknown>
+  const converted = convertText(ConfigSchema, Value.Default(ConfigSchema, raw)) as Record<string, unknown>
   if (!check.Check(converted)) {
     const messages = [...check.Errors(converted)].map((e) => {
       const name = e.instancePath.replace(/^\//, '') || String((e.params as { requiredProperties?: string[] }).requiredProperties?.[0] ?? 'environment')

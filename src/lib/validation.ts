@@ -5,6 +5,31 @@ import { Value } from 'typebox/value'
 import type { FieldError } from './problems.js'
 import { referencedSchema } from './schemas.js'
 
+type Property = { type?: string, anyOf?: Property[] }
+
+/** Whether a union or a type accepts JSON type `name`. */
+const accepts = (schema: Property, name: string): boolean =>
+  schema.type === name || (schema.anyOf ?? []).some((branch) => accepts(branch, name))
+
+/**
+ * Query strings, path parameters and headers are text. Text that spells a value of the declared type
+ * exactly is converted ("25" to 25, "true" to true); anything else ("2.5" for an integer, "yes" for a
+ * boolean) is left as text, so that validation refuses it instead of guessing.
+ */
+export function convertText (schema: TSchema, input: unknown): unknown {
+  const properties = (schema as { properties?: Record<string, Property> }).properties
+  if (properties === undefined || input === null || typeof input !== 'object') return input
+  const out: Record<string, unknown> = { ...(input as Record<string, unknown>) }
+  for (const [name, value] of Object.entries(out)) {
+    const property = properties[name]
+    if (property === undefined || typeof value !== 'string') continue
+    if (accepts(property, 'integer') && /^-?(0|[1-9][0-9]{0,14})$/.test(value)) out[name] = Number(value)
+    else if (accepts(property, 'number') && /^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/.test(value)) out[name] = Number(value)
+    else if (accepts(property, 'boolean') && (value === 'true' || value === 'false')) out[name] = value === 'true'
+  }
+  return out
+}
+
 /**
  * Validates with TypeBox's compiler. Bodies are checked exactly as sent (a string where a number belongs is
  * a 400, never silently converted); query strings, path parameters and headers arrive as text, so they are
@@ -13,7 +38,7 @@ import { referencedSchema } from './schemas.js'
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const validator = Compile(referencedSchema(schema))
   return (input: unknown) => {
-    const value = httpPart === 'body' ? input : Value.Convert(schema, Value.Default(schema, input))
+    const value = httpPart === 'body' ? input : convertText(schema, Value.Default(schema, input))
     if (validator.Check(value)) return { value }
     return { error: [...validator.Errors(value)] as unknown as Error }
   }
@@ -53,4 +78,3 @@ export function fieldErrors (issues: ValidationIssue[], part: string): FieldErro
     if (!seen.has(k)) { seen.add(k); out.push({ path, message }) }
   }
 }
-

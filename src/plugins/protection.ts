@@ -40,8 +40,8 @@ export default fp<ProtectionOptions>(async (app, options) => {
     max: options.rateLimitMax,
     timeWindow: options.rateLimitWindowMs,
     enableDraftSpec: true,
-    // Counted per API key (or per client address without one), before authentication, so that guessing
-    // keys is limited too.
+    // Counted per API key (or per client address without one), before authentication, so that requests
+    // with a missing or unknown key are counted too.
     keyGenerator: (request) => {
       const token = bearerToken(request)
       return token === null ? `ip:${request.ip}` : `key:${sha256Hex(token).slice(0, 32)}`
