@@ -26,6 +26,7 @@ CREATE TABLE "incidents" (
 	"share_with_law_enforcement" boolean DEFAULT false NOT NULL,
 	"include_in_statistics" boolean DEFAULT true NOT NULL,
 	"status" varchar(16) DEFAULT 'received' NOT NULL,
+	"resolution" varchar(16),
 	"duplicate_of" uuid,
 	"referrals" jsonb DEFAULT '[]'::jsonb NOT NULL,
 	"personal_data" "bytea",
@@ -38,7 +39,8 @@ CREATE TABLE "incidents" (
 	CONSTRAINT "incidents_city_id_id_pk" PRIMARY KEY("city_id","id"),
 	CONSTRAINT "incidents_type_check" CHECK ("incidents"."incident_type" IN ('hate_crime', 'bias_incident', 'undetermined')),
 	CONSTRAINT "incidents_status_check" CHECK ("incidents"."status" IN ('received', 'under_review', 'verified', 'unfounded', 'duplicate', 'referred', 'closed')),
-	CONSTRAINT "incidents_duplicate_check" CHECK (("incidents"."status" = 'duplicate') = ("incidents"."duplicate_of" IS NOT NULL) AND "incidents"."duplicate_of" IS DISTINCT FROM "incidents"."id"),
+	CONSTRAINT "incidents_resolution_check" CHECK ("incidents"."resolution" IN ('verified', 'unfounded', 'duplicate')),
+	CONSTRAINT "incidents_duplicate_check" CHECK (("incidents"."resolution" IS NOT DISTINCT FROM 'duplicate') = ("incidents"."duplicate_of" IS NOT NULL) AND "incidents"."duplicate_of" IS DISTINCT FROM "incidents"."id"),
 	CONSTRAINT "incidents_personal_data_check" CHECK (("incidents"."personal_data" IS NULL) = ("incidents"."data_key" IS NULL))
 );
 --> statement-breakpoint
@@ -48,4 +50,5 @@ CREATE UNIQUE INDEX "incidents_source_external_id_idx" ON "incidents" USING btre
 CREATE INDEX "incidents_occurred_idx" ON "incidents" USING btree ("city_id","occurred_on" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "incidents_updated_idx" ON "incidents" USING btree ("city_id","updated_at","id");--> statement-breakpoint
 CREATE INDEX "incidents_bias_motivations_idx" ON "incidents" USING gin ("bias_motivations");--> statement-breakpoint
-CREATE INDEX "incidents_bias_categories_idx" ON "incidents" USING gin ("bias_categories");
+CREATE INDEX "incidents_bias_categories_idx" ON "incidents" USING gin ("bias_categories");--> statement-breakpoint
+CREATE VIEW "public"."incident_statistics" AS (select "city_id", "id", "source", "incident_type", "bias_motivations", "bias_categories", "offense_types", "occurred_on", "location_type", "neighborhood", "census_tract", "coarse_latitude", "coarse_longitude", "is_online", "platform", "victim_count", "victim_type", "status", "resolution" from "incidents" where "incidents"."include_in_statistics" AND "incidents"."resolution" IS DISTINCT FROM 'duplicate' AND "incidents"."resolution" IS DISTINCT FROM 'unfounded');

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { boolean, char, check, date, foreignKey, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core'
+import { boolean, char, check, date, foreignKey, index, integer, jsonb, numeric, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core'
 import { cities } from './cities.js'
 import { bytea, cityId, createdAt, updatedAt } from './columns.js'
 
@@ -39,6 +39,8 @@ export const incidents = pgTable('incidents', {
   shareWithLawEnforcement: boolean('share_with_law_enforcement').notNull().default(false),
   includeInStatistics: boolean('include_in_statistics').notNull().default(true),
   status: varchar('status', { length: 16 }).notNull().default('received'),
+  /** How review ended (verified, unfounded, duplicate); kept through referral and closing. */
+  resolution: varchar('resolution', { length: 16 }),
   duplicateOf: uuid('duplicate_of'),
   referrals: jsonb('referrals').$type<Referral[]>().notNull().default([]),
   personalData: bytea('personal_data'),
@@ -58,6 +60,34 @@ export const incidents = pgTable('incidents', {
   index('incidents_bias_categories_idx').using('gin', t.biasCategories),
   check('incidents_type_check', sql`${t.incidentType} IN ('hate_crime', 'bias_incident', 'undetermined')`),
   check('incidents_status_check', sql`${t.status} IN ('received', 'under_review', 'verified', 'unfounded', 'duplicate', 'referred', 'closed')`),
-  check('incidents_duplicate_check', sql`(${t.status} = 'duplicate') = (${t.duplicateOf} IS NOT NULL) AND ${t.duplicateOf} IS DISTINCT FROM ${t.id}`),
+  check('incidents_resolution_check', sql`${t.resolution} IN ('verified', 'unfounded', 'duplicate')`),
+  check('incidents_duplicate_check', sql`(${t.resolution} IS NOT DISTINCT FROM 'duplicate') = (${t.duplicateOf} IS NOT NULL) AND ${t.duplicateOf} IS DISTINCT FROM ${t.id}`),
   check('incidents_personal_data_check', sql`(${t.personalData} IS NULL) = (${t.dataKey} IS NULL)`)
 ])
+
+/**
+ * The de-identified incidents every count, KPI and export starts from: no personal column, coordinates
+ * only coarse, and without the reports whose reporters opted out of statistics, the duplicates of other
+ * reports and those found unfounded (also after they are closed).
+ */
+export const incidentStatistics = pgView('incident_statistics').as((qb) => qb.select({
+  cityId: incidents.cityId,
+  id: incidents.id,
+  source: incidents.source,
+  incidentType: incidents.incidentType,
+  biasMotivations: incidents.biasMotivations,
+  biasCategories: incidents.biasCategories,
+  offenseTypes: incidents.offenseTypes,
+  occurredOn: incidents.occurredOn,
+  locationType: incidents.locationType,
+  neighborhood: incidents.neighborhood,
+  censusTract: incidents.censusTract,
+  coarseLatitude: incidents.coarseLatitude,
+  coarseLongitude: incidents.coarseLongitude,
+  isOnline: incidents.isOnline,
+  platform: incidents.platform,
+  victimCount: incidents.victimCount,
+  victimType: incidents.victimType,
+  status: incidents.status,
+  resolution: incidents.resolution
+}).from(incidents).where(sql`${incidents.includeInStatistics} AND ${incidents.resolution} IS DISTINCT FROM 'duplicate' AND ${incidents.resolution} IS DISTINCT FROM 'unfounded'`))

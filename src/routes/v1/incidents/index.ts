@@ -78,7 +78,9 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (caller.sources !== null && !caller.sources.includes(input.source)) {
       throw new ProblemError('forbidden', `This key reports only for its own sources (${caller.sources.join(', ')}).`)
     }
-    const result = await ingestIncidents(app, caller, actorOf(request), [input], { requireExternalId: false, atomic: true, dryRun: false, pathOf: () => 'body' })
+    const result = await ingestIncidents(app, caller, actorOf(request), [input], {
+      requireExternalId: false, atomic: true, dryRun: false, rejectedAs: 'validation_failed', pathOf: () => 'body'
+    })
     const item = result.items[0]
     if (item?.id == null) throw new ProblemError('conflict', 'The report was being written concurrently; send it again.')
     const row = await getIncident(app.db, caller.cityId, item.id, null)
@@ -112,7 +114,7 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const caller = callerOf(request)
     const { atomic = false, dry_run: dryRun = false } = request.query
     const items = request.body as unknown[]
-    const result = await ingestIncidents(app, caller, actorOf(request), items, { requireExternalId: true, atomic, dryRun, pathOf: (index) => `body/${index}` })
+    const result = await ingestIncidents(app, caller, actorOf(request), items, { requireExternalId: true, atomic, dryRun, rejectedAs: 'unprocessable', pathOf: (index) => `body/${index}` })
     const summary = { created: 0, updated: 0, unchanged: 0, rejected: 0 }
     for (const item of result.items) summary[item.outcome]++
     return { dry_run: dryRun, summary, items: result.items }
@@ -136,7 +138,7 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const list = `${LIST}:${order}`
     const after = cursor !== undefined ? listPosition(order, app.cursors.decode(caller.cityId, list, cursor)) : undefined
     const rows = await listIncidents(app.db, caller.cityId, { ...filter, limit }, caller.sources, after)
-    const page = pageOf(rows, limit, (row) => order === 'occurred_desc' ? [row.occurredOn, row.id] : [row.updatedAt.toISOString(), row.id],
+    const page = pageOf(rows, limit, (row) => order === 'occurred_desc' ? [row.occurredOn, row.id] : [row.updatedAtKey, row.id],
       (position) => app.cursors.encode(caller.cityId, list, position))
     return { data: page.data.map((row) => toIncident(row)), next_cursor: page.next_cursor }
   })
@@ -195,10 +197,11 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (touchesPersonal && row.personalDataErasedAt !== null) {
         throw new ProblemError('unprocessable', 'The personal data of this incident was erased; it cannot be set again.')
       }
-      let personal: PersonalData | null = null
-      if (row.personalData !== null && row.dataKey !== null) {
-        personal = openPersonal<PersonalData>(masterKey, caller.cityId, 'incident', row.id, { data: row.personalData, dataKey: row.dataKey })
+      const view = personalView(request, { ...caller, scopes: [PERSONAL] }, row)
+      if (view.kind === 'unreadable') {
+        throw new ProblemError('conflict', 'The personal data of this incident fails its integrity check; erase it (DELETE /v1/incidents/{id}/personal-data) before changing the incident.')
       }
+      const personal = view.kind === 'shown' ? view.data : null
       const status = patch.status ?? row.status
       if (patch.status !== undefined && patch.status !== row.status) {
         const allowed = TRANSITIONS[row.status] ?? []
@@ -208,12 +211,13 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
           })
         }
       }
-      const duplicateOf = status === 'duplicate' ? patch.duplicate_of ?? row.duplicateOf : null
+      const resolution = ['verified', 'unfounded', 'duplicate'].includes(status) ? status : row.resolution
+      const duplicateOf = resolution === 'duplicate' ? patch.duplicate_of ?? row.duplicateOf : null
       if (status === 'duplicate') {
         if (duplicateOf === null) throw invalidField('/body/duplicate_of', 'is required when status is duplicate')
         if (duplicateOf === row.id) throw invalidField('/body/duplicate_of', 'must name another incident')
         if (await getIncident(tx, caller.cityId, duplicateOf, caller.sources) === undefined) throw invalidField('/body/duplicate_of', 'is not an incident of this city')
-      } else if (patch.duplicate_of !== undefined) {
+      } else if (patch.duplicate_of !== undefined && patch.duplicate_of !== row.duplicateOf) {
         throw invalidField('/body/duplicate_of', 'is only for status duplicate')
       }
       const merged = mergePatch(toInput(row, personal), patch)
@@ -224,7 +228,7 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (status === 'referred' && prepared.draft.referrals.length === 0) throw invalidField('/body/referrals', 'must name at least one referral when status is referred')
       const sealed = prepared.draft.personal !== null ? sealPersonal(masterKey, caller.cityId, 'incident', row.id, prepared.draft.personal) : null
       const written = await replaceIncident(tx, caller.cityId, row.version, {
-        id: row.id, draft: prepared.draft, personalData: sealed?.data ?? null, dataKey: sealed?.dataKey ?? null, status, duplicateOf
+        id: row.id, draft: prepared.draft, personalData: sealed?.data ?? null, dataKey: sealed?.dataKey ?? null, status, resolution, duplicateOf
       })
       if (written === undefined) throw stale()
       await recordAudit(tx, caller.cityId, actorOf(request), {

@@ -26,6 +26,8 @@ export interface IngestOptions {
   requireExternalId: boolean
   atomic: boolean
   dryRun: boolean
+  /** The problem answered when an atomic request holds an invalid item: 422 for a batch, 400 for one report. */
+  rejectedAs: 'unprocessable' | 'validation_failed'
   /** Request part in problem paths: "body" for one report, "body/<index>" for a batch item. */
   pathOf: (index: number) => string
 }
@@ -69,7 +71,10 @@ export async function ingestIncidents (app: FastifyInstance, caller: Caller, act
 
   const rejected = items.filter((item) => item !== undefined)
   if (options.atomic && rejected.length > 0) {
-    throw new ProblemError('unprocessable', `${rejected.length} of ${raw.length} items are invalid; with atomic=true nothing was written.`, {
+    const detail = options.rejectedAs === 'unprocessable'
+      ? `${rejected.length} of ${raw.length} items are invalid; with atomic=true nothing was written.`
+      : 'The report breaks a rule of the domain; errors lists each failing path.'
+    throw new ProblemError(options.rejectedAs, detail, {
       errors: rejected.flatMap((item) => item.problems).slice(0, 100)
     })
   }
@@ -103,6 +108,8 @@ async function writeRound (app: FastifyInstance, caller: Caller, actor: AuditAct
     const id = found?.id ?? newId()
     // Re-sent without reported_at, an update keeps the time it was first reported.
     if (found !== undefined && !draft.reportedAtGiven) draft.reportedAt = found.reportedAt
+    // Erased personal data stays erased: a re-import does not even seal it again.
+    if (found?.erased === true) draft.personal = null
     const sealed = draft.personal !== null && !dryRun ? sealPersonal(masterKey, caller.cityId, 'incident', id, draft.personal) : null
     rows.push({ index, isNew: found === undefined, id, draft, personalData: sealed?.data ?? null, dataKey: sealed?.dataKey ?? null })
     items[index] = { index, id: found?.id ?? null, external_id: draft.externalId, outcome: found === undefined ? 'created' : 'updated', problems: [] }

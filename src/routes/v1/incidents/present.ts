@@ -40,6 +40,7 @@ export function toIncident (row: IncidentRow, view: PersonalView = HIDDEN): Inci
     victim: { count: row.victimCount, type: row.victimType as Incident['victim']['type'] },
     consent: { contact_ok: row.contactOk, share_with_law_enforcement: row.shareWithLawEnforcement, include_in_statistics: row.includeInStatistics },
     status: row.status as Incident['status'],
+    resolution: row.resolution as Incident['resolution'],
     duplicate_of: row.duplicateOf,
     referrals: row.referrals,
     personal_data: row.personalDataErasedAt !== null ? 'erased' : row.personalData !== null ? 'held' : 'none',

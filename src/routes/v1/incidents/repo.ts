@@ -1,4 +1,4 @@
-import { and, eq, gte, inArray, lte, sql, type SQL } from 'drizzle-orm'
+import { and, eq, getTableColumns, gte, inArray, lte, sql, type SQL } from 'drizzle-orm'
 import { query, type Executor } from '../../../db/client.js'
 import { incidents } from '../../../db/schema/index.js'
 import type { Draft } from './rules.js'
@@ -16,17 +16,20 @@ export async function getIncident (db: Executor, cityId: string, id: string, sou
   return row
 }
 
-export interface Existing { id: string, source: string, externalId: string, contentHash: string, reportedAt: Date }
+export interface Existing { id: string, source: string, externalId: string, contentHash: string, reportedAt: Date, erased: boolean }
 
 /** The incidents already stored under these (source, external_id) pairs, in one query. */
 export async function findBySourceAndExternalId (db: Executor, cityId: string, pairs: Array<{ source: string, externalId: string }>): Promise<Existing[]> {
   if (pairs.length === 0) return []
-  return await query<Existing>(db, sql`
-    SELECT i.id, i.source, i.external_id AS "externalId", i.content_hash AS "contentHash", i.reported_at AS "reportedAt"
+  const rows = await query<Omit<Existing, 'reportedAt'> & { reportedAt: string | Date }>(db, sql`
+    SELECT i.id, i.source, i.external_id AS "externalId", i.content_hash AS "contentHash", i.reported_at AS "reportedAt",
+           i.personal_data_erased_at IS NOT NULL AS erased
     FROM incidents i
     JOIN unnest(${sql.param(pairs.map((p) => p.source))}::text[], ${sql.param(pairs.map((p) => p.externalId))}::text[]) AS k(source, external_id)
       ON i.source = k.source AND i.external_id = k.external_id
     WHERE i.city_id = ${cityId}`)
+  // Raw queries bypass Drizzle's column mapping: both drivers hand timestamps back as text here.
+  return rows.map((row) => ({ ...row, reportedAt: new Date(row.reportedAt) }))
 }
 
 export interface WriteRow { id: string, draft: Draft, personalData: Buffer | null, dataKey: Buffer | null }
@@ -76,12 +79,16 @@ const REPLACED = ['incident_type', 'bias_motivations', 'bias_categories', 'offen
  */
 export async function upsertIncidents (db: Executor, cityId: string, rows: WriteRow[]): Promise<Array<{ id: string, inserted: boolean }>> {
   if (rows.length === 0) return []
+  // Drizzle's `set` is keyed by the table's property names (biasMotivations), not by column names: a key it
+  // does not know is silently left out of the UPDATE.
   const set: Record<string, SQL> = {}
-  for (const column of REPLACED) set[column] = excluded(column)
-  set.personal_data = sql`CASE WHEN ${incidents.personalDataErasedAt} IS NULL THEN excluded.personal_data END`
-  set.data_key = sql`CASE WHEN ${incidents.personalDataErasedAt} IS NULL THEN excluded.data_key END`
+  for (const [key, column] of Object.entries(getTableColumns(incidents))) {
+    if (REPLACED.includes(column.name)) set[key] = excluded(column.name)
+  }
+  set.personalData = sql`CASE WHEN ${incidents.personalDataErasedAt} IS NULL THEN excluded.personal_data END`
+  set.dataKey = sql`CASE WHEN ${incidents.personalDataErasedAt} IS NULL THEN excluded.data_key END`
   set.version = sql`${incidents.version} + 1`
-  set.updated_at = sql`now()`
+  set.updatedAt = sql`now()`
   return await db.insert(incidents).values(rows.map((row) => columnsOf(cityId, row)))
     .onConflictDoUpdate({
       target: [incidents.cityId, incidents.source, incidents.externalId],
@@ -95,11 +102,12 @@ export async function upsertIncidents (db: Executor, cityId: string, rows: Write
  * Rewrites one incident after a PATCH, if it is still at `version`. The content hash stays that of the last
  * import, so re-running an unchanged import keeps the city's corrections.
  */
-export async function replaceIncident (db: Executor, cityId: string, version: number, row: WriteRow & { status: string, duplicateOf: string | null }): Promise<IncidentRow | undefined> {
+export async function replaceIncident (db: Executor, cityId: string, version: number, row: WriteRow & { status: string, resolution: string | null, duplicateOf: string | null }): Promise<IncidentRow | undefined> {
   const { cityId: _c, id: _i, source: _s, externalId: _e, contentHash: _h, ...columns } = columnsOf(cityId, row)
   const [updated] = await db.update(incidents).set({
     ...columns,
     status: row.status,
+    resolution: row.resolution,
     duplicateOf: row.duplicateOf,
     version: sql`${incidents.version} + 1`,
     updatedAt: sql`now()`
@@ -119,13 +127,21 @@ export async function erasePersonalData (db: Executor, cityId: string, id: strin
   return row
 }
 
+/**
+ * updated_at to the microsecond, as text: a cursor built from the millisecond Date would sort before its own
+ * row, and the next page would serve that row again.
+ */
+const UPDATED_AT_KEY = sql<string>`to_char(${incidents.updatedAt} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+
+export type ListedIncident = IncidentRow & { updatedAtKey: string }
+
 export type ListPosition = { order: 'occurred_desc', occurredOn: string, id: string } | { order: 'updated_asc', updatedAt: string, id: string }
 
 /**
  * One page of incidents. Each order walks an index: (city, occurred_on desc, id desc) or
  * (city, updated_at, id), so a page costs the same at the millionth row as at the first.
  */
-export async function listIncidents (db: Executor, cityId: string, filter: IncidentListFilter & { limit: number }, sources: string[] | null, after: ListPosition | undefined): Promise<IncidentRow[]> {
+export async function listIncidents (db: Executor, cityId: string, filter: IncidentListFilter & { limit: number }, sources: string[] | null, after: ListPosition | undefined): Promise<ListedIncident[]> {
   const order = filter.order ?? 'occurred_desc'
   const conditions: Array<SQL | undefined> = [
     eq(incidents.cityId, cityId),
@@ -146,7 +162,8 @@ export async function listIncidents (db: Executor, cityId: string, filter: Incid
   const orderBy = order === 'occurred_desc'
     ? [sql`${incidents.occurredOn} DESC NULLS LAST`, sql`${incidents.id} DESC NULLS LAST`]
     : [sql`${incidents.updatedAt}`, sql`${incidents.id}`]
-  return await db.select().from(incidents).where(and(...conditions)).orderBy(...orderBy).limit(filter.limit + 1)
+  return await db.select({ ...getTableColumns(incidents), updatedAtKey: UPDATED_AT_KEY }).from(incidents)
+    .where(and(...conditions)).orderBy(...orderBy).limit(filter.limit + 1)
 }
 
 /**

@@ -135,6 +135,7 @@ export const IncidentSchema = Type.Object({
   }, { additionalProperties: false }))),
   consent: Type.Object({ contact_ok: Type.Boolean(), share_with_law_enforcement: Type.Boolean(), include_in_statistics: Type.Boolean() }, { additionalProperties: false }),
   status: Type.Enum(STATUSES),
+  resolution: Nullable(Type.Enum(['verified', 'unfounded', 'duplicate'], { description: 'How review ended; kept when the incident is referred or closed. Unfounded and duplicate incidents are left out of statistics.' })),
   duplicate_of: Nullable(Uuid()),
   referrals: Type.Array(ReferralSchema, { maxItems: 50 }),
   personal_data: Type.Enum(['held', 'none', 'erased'], { description: 'Whether personal data is held for this incident. Its fields (narrative, reporter, location.address, exact coordinates) appear only in GET /v1/incidents/{id} for keys with incidents:read_personal.' }),
