@@ -56,7 +56,7 @@ t.test('values are read from text and converted; empty values count as unset', a
 })
 
 t.test('a bad PORT throws a ConfigError naming PORT', async (t) => {
-  for (const port of ['abc', '70000', '-1', '65536', '3000abc']) refuses(t, { ENCRYPTION_KEY: KEY, PORT: port }, 'PORT', `PORT=${port}`)
+  for (const port of ['abc', '70000', '-1', '65536', '3000abc', '80.5']) refuses(t, { ENCRYPTION_KEY: KEY, PORT: port }, 'PORT', `PORT=${port}`)
 })
 
 t.test('a bad LOG_LEVEL throws a ConfigError naming LOG_LEVEL', async (t) => {

@@ -120,7 +120,7 @@ t.test('an invalid UUID in a path is a 400 validation_failed naming /params/id',
 
 t.test('an invalid limit in a query is a 400 validation_failed naming /query/limit', async (t) => {
   const city = await makeCityWithKey(db)
-  for (const limit of ['0', '201', 'abc', '-1', '5abc']) {
+  for (const limit of ['0', '201', 'abc', '-1', '5abc', '2.5', '1e2', '']) {
     const res = await app.inject({ method: 'GET', url: `/v1/api-keys?limit=${limit}`, headers: bearer(city.key) })
     const body = assertProblem(t, res, 400, 'validation_failed', '/v1/api-keys')
     t.same([...new Set(body.errors.map((e: { path: string }) => e.path))], ['/query/limit'], `limit=${limit} is refused`)

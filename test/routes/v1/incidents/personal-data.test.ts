@@ -153,6 +153,13 @@ t.test('ciphertext moved to another incident does not open there: no narrative o
   const moved = await getIncident(app, otherCity.personal, incidentC.id)
   t.equal(moved.statusCode, 200)
   assertAbsent(t, moved.body, secretsOf(a), 'another city\'s row with A\'s ciphertext')
+
+  const patched = await patchIncident(app, city.writer, incidentB.id, '*', { summary: 'Corrected summary' })
+  t.equal(patched.statusCode, 409, 'changing an incident whose personal data does not open is a conflict, not a 5xx')
+  t.equal(patched.json().code, 'conflict')
+  t.match(patched.json().detail, /personal-data/, 'the problem says how to resolve it')
+  t.equal((await app.inject({ method: 'DELETE', url: `/v1/incidents/${incidentB.id}/personal-data`, headers: bearer(city.writer) })).statusCode, 204)
+  t.equal((await patchIncident(app, city.writer, incidentB.id, '*', { summary: 'Corrected summary' })).statusCode, 200, 'after erasure it can be changed again')
 })
 
 t.test('DELETE /personal-data erases for good and keeps the de-identified record', async (t) => {
@@ -261,6 +268,11 @@ t.test('consent: include_in_statistics=false is stored and shown, and such incid
 
   const counted = await query<{ id: string }>(db, sql`SELECT id FROM incident_statistics WHERE city_id = ${city.id}`)
   t.same(counted.map((r) => r.id), [optedIn.id], 'only the opted-in, valid, original report is counted')
+  for (const incident of [unfounded, duplicate]) {
+    t.equal((await patchIncident(app, city.writer, incident.id, await etagOf(app, city.writer, incident.id), { status: 'closed' })).statusCode, 200)
+  }
+  const afterClosing = await query<{ id: string }>(db, sql`SELECT id FROM incident_statistics WHERE city_id = ${city.id}`)
+  t.same(afterClosing.map((r) => r.id), [optedIn.id], 'closing an unfounded report or a duplicate does not bring it back into statistics')
   const listed = await app.inject({ method: 'GET', url: '/v1/incidents', headers: bearer(city.reader) })
   t.equal(listed.json().data.length, 4, 'the opted-out report is still handled and listed')
 })

@@ -74,8 +74,26 @@ t.test('under_review → duplicate (naming another incident of the city) → clo
   t.equal(both[0]?.json().status, 'received', 'the original is untouched')
   t.equal(both[1]?.json().duplicate_of, original.id)
 
-  await move(t, app, city.key, repeat.id, 'closed')
+  const closed = await move(t, app, city.key, repeat.id, 'closed')
+  t.equal(closed.resolution, 'duplicate', 'closing keeps how review ended')
+  t.equal(closed.duplicate_of, original.id, 'closing keeps the link to the original')
   t.equal((await getIncident(app, city.key, original.id)).statusCode, 200)
+})
+
+t.test('resolution records how review ended and survives referral and closing', async (t) => {
+  const city = await makeCityWithKey(db, [...WRITER])
+  const incident = await createIncident(app, city.key)
+  t.equal(incident.resolution, null, 'a new report has no resolution')
+  await move(t, app, city.key, incident.id, 'under_review')
+  t.equal((await move(t, app, city.key, incident.id, 'verified')).resolution, 'verified')
+  const referral = { kind: 'program', id: randomUUID(), referred_on: '2024-03-05' }
+  t.equal((await move(t, app, city.key, incident.id, 'referred', { referrals: [referral] })).resolution, 'verified')
+  t.equal((await move(t, app, city.key, incident.id, 'closed')).resolution, 'verified')
+
+  const unfounded = await createIncident(app, city.key)
+  await move(t, app, city.key, unfounded.id, 'under_review')
+  await move(t, app, city.key, unfounded.id, 'unfounded')
+  t.equal((await move(t, app, city.key, unfounded.id, 'closed')).resolution, 'unfounded')
 })
 
 t.test('duplicate_of must be another incident of the same city: itself, another city\'s or an unknown id is a 400', async (t) => {
