@@ -36,6 +36,19 @@ export function bearerToken (request: FastifyRequest): string | null {
   return match?.[1] ?? null
 }
 
+const hashes = new WeakMap<FastifyRequest, string | null>()
+
+/** The SHA-256 of the request's bearer token (what api_keys stores), computed once per request. */
+export function bearerTokenHash (request: FastifyRequest): string | null {
+  let hash = hashes.get(request)
+  if (hash === undefined) {
+    const token = bearerToken(request)
+    hash = token === null ? null : sha256Hex(token)
+    hashes.set(request, hash)
+  }
+  return hash
+}
+
 /** How often a key's last_used_at is written: often enough to tell a key in use, rarely enough to cost nothing. */
 const TOUCH_INTERVAL_MS = 60_000
 
@@ -49,12 +62,14 @@ export default fp<{ cacheTtlMs: number }>(async (app, { cacheTtlMs }) => {
   app.decorateRequest('caller', null)
   app.decorate('forgetApiKey', (secretHash: string) => { cache.delete(secretHash) })
 
+  const findKey = app.db.select({
+    cityId: apiKeys.cityId, keyId: apiKeys.id, scopes: apiKeys.scopes, sources: apiKeys.sources, expiresAt: apiKeys.expiresAt, lastUsedAt: apiKeys.lastUsedAt
+  }).from(apiKeys).where(and(eq(apiKeys.secretHash, sql.placeholder('hash')), isNull(apiKeys.revokedAt))).limit(1).prepare('find_api_key')
+
   async function lookup (secretHash: string, now: number): Promise<CachedKey | null> {
     const hit = cache.get(secretHash)
     if (hit !== undefined && now - hit.checkedAt < cacheTtlMs) return hit
-    const [row] = await app.db.select({
-      cityId: apiKeys.cityId, keyId: apiKeys.id, scopes: apiKeys.scopes, sources: apiKeys.sources, expiresAt: apiKeys.expiresAt, lastUsedAt: apiKeys.lastUsedAt
-    }).from(apiKeys).where(and(eq(apiKeys.secretHash, secretHash), isNull(apiKeys.revokedAt))).limit(1)
+    const [row] = await findKey.execute({ hash: secretHash })
     if (row === undefined) { cache.delete(secretHash); return null }
     const entry: CachedKey = {
       keyId: row.keyId,
@@ -86,11 +101,11 @@ export default fp<{ cacheTtlMs: number }>(async (app, { cacheTtlMs }) => {
     const security = request.routeOptions.schema?.security as Array<Record<string, string[]>> | undefined
     if (security === undefined || security.length === 0) return
     const needed = security[0]?.bearer ?? []
-    const token = bearerToken(request)
+    const hash = bearerTokenHash(request)
     const challenge = { 'www-authenticate': 'Bearer realm="cohesion"' }
-    if (token === null) throw new ProblemError('unauthorized', 'Send an API key as `Authorization: Bearer <key>`.', { headers: challenge })
+    if (hash === null) throw new ProblemError('unauthorized', 'Send an API key as `Authorization: Bearer <key>`.', { headers: challenge })
     const now = Date.now()
-    const entry = await lookup(sha256Hex(token), now)
+    const entry = await lookup(hash, now)
     if (entry === null || (entry.expiresAt !== null && entry.expiresAt <= now)) {
       throw new ProblemError('unauthorized', 'The API key is unknown, revoked or expired.', { headers: challenge })
     }

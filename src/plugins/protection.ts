@@ -3,9 +3,8 @@ import helmet from '@fastify/helmet'
 import rateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
 import fp from 'fastify-plugin'
-import { sha256Hex } from '../lib/crypto.js'
 import { ProblemError } from '../lib/problems.js'
-import { bearerToken } from './auth.js'
+import { bearerTokenHash } from './auth.js'
 import { sendProblem } from './problems.js'
 
 export interface ProtectionOptions {
@@ -43,8 +42,8 @@ export default fp<ProtectionOptions>(async (app, options) => {
     // Counted per API key (or per client address without one), before authentication, so that requests
     // with a missing or unknown key are counted too.
     keyGenerator: (request) => {
-      const token = bearerToken(request)
-      return token === null ? `ip:${request.ip}` : `key:${sha256Hex(token).slice(0, 32)}`
+      const hash = bearerTokenHash(request)
+      return hash === null ? `ip:${request.ip}` : `key:${hash.slice(0, 32)}`
     },
     errorResponseBuilder: (_request, context) => new ProblemError('rate_limited', `The allowance of ${context.max} requests per ${context.after} is used up.`, {
       headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) }

@@ -22,8 +22,21 @@ export function toCity (row: CityRow): City {
   }
 }
 
+const prepareGetCity = (db: Executor) =>
+  db.select().from(cities).where(eq(cities.id, sql.placeholder('id'))).limit(1).prepare('get_city')
+const getCityStatements = new WeakMap<Executor, ReturnType<typeof prepareGetCity>>()
+
+/**
+ * Every authenticated request of a portal reads its city: the query is built once per database handle and
+ * runs as a prepared statement.
+ */
 export async function getCity (db: Executor, cityId: string): Promise<CityRow | undefined> {
-  const [row] = await db.select().from(cities).where(eq(cities.id, cityId)).limit(1)
+  let statement = getCityStatements.get(db)
+  if (statement === undefined) {
+    statement = prepareGetCity(db)
+    getCityStatements.set(db, statement)
+  }
+  const [row] = await statement.execute({ id: cityId })
   return row
 }
 
