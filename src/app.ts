@@ -34,9 +34,12 @@ export const REDACTED_PATHS = [
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
+/** The production logger's options: level from the config, credentials and personal fields redacted. */
+export const loggerOptions = (config: Config) => ({ level: config.LOG_LEVEL, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } })
+
 export function serverOptions (config: Config, logger: FastifyServerOptions['logger'] = true): FastifyServerOptions {
   return {
-    logger: logger === true ? { level: config.LOG_LEVEL, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } } : logger,
+    logger: logger === true ? loggerOptions(config) : logger,
     // A caller's own request id is kept when it is sane, so a portal can follow one request across systems.
     requestIdHeader: false,
     genReqId: (req) => {
