@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { PGlite } from '@electric-sql/pglite'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { buildApp } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { openDatabase, openPglite, type Database } from '../src/db/client.js'
-import { migrate } from '../src/db/migrate.js'
-import { pgliteTemplatePath, pgTemplateName, testDatabaseUrl, withDatabase } from './template.js'
+import { ensureTemplate, pgliteTemplatePath, pgTemplateName, testDatabaseUrl, withDatabase } from './template.js'
 
 export interface TapLike { teardown: (fn: () => unknown) => void }
 
@@ -15,14 +14,11 @@ export interface TapLike { teardown: (fn: () => unknown) => void }
 export async function freshDatabase (t: TapLike): Promise<{ database: Database, url?: string }> {
   const url = testDatabaseUrl()
   if (url === undefined) {
-    const path = pgliteTemplatePath()
-    const client = existsSync(path)
-      ? await PGlite.create({ loadDataDir: new Blob([readFileSync(path)]) })
-      : await PGlite.create()
-    const database = openPglite(client)
-    if (!existsSync(path)) await migrate(database)
-    return { database }
+    await ensureTemplate()
+    const client = await PGlite.create({ loadDataDir: new Blob([readFileSync(pgliteTemplatePath())]) })
+    return { database: openPglite(client) }
   }
+  await ensureTemplate()
   const name = `cohesion_test_${process.pid}_${randomBytes(4).toString('hex')}`
   const admin = new pg.Client({ connectionString: url })
   await admin.connect()
