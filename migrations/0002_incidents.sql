@@ -49,6 +49,8 @@ ALTER TABLE "incidents" ADD CONSTRAINT "incidents_city_id_duplicate_of_incidents
 CREATE UNIQUE INDEX "incidents_source_external_id_idx" ON "incidents" USING btree ("city_id","source","external_id");--> statement-breakpoint
 CREATE INDEX "incidents_occurred_idx" ON "incidents" USING btree ("city_id","occurred_on" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "incidents_updated_idx" ON "incidents" USING btree ("city_id","updated_at","id");--> statement-breakpoint
+CREATE INDEX "incidents_status_idx" ON "incidents" USING btree ("city_id","status","occurred_on" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
+CREATE INDEX "incidents_neighborhood_idx" ON "incidents" USING btree ("city_id","neighborhood","occurred_on" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "incidents_bias_motivations_idx" ON "incidents" USING gin ("bias_motivations");--> statement-breakpoint
 CREATE INDEX "incidents_bias_categories_idx" ON "incidents" USING gin ("bias_categories");--> statement-breakpoint
 CREATE VIEW "public"."incident_statistics" AS (select "city_id", "id", "source", "incident_type", "bias_motivations", "bias_categories", "offense_types", "occurred_on", "location_type", "neighborhood", "census_tract", "coarse_latitude", "coarse_longitude", "is_online", "platform", "victim_count", "victim_type", "status", "resolution" from "incidents" where "incidents"."include_in_statistics" AND "incidents"."resolution" IS DISTINCT FROM 'duplicate' AND "incidents"."resolution" IS DISTINCT FROM 'unfounded');

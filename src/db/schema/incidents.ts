@@ -56,6 +56,9 @@ export const incidents = pgTable('incidents', {
   uniqueIndex('incidents_source_external_id_idx').on(t.cityId, t.source, t.externalId),
   index('incidents_occurred_idx').on(t.cityId, t.occurredOn.desc(), t.id.desc()),
   index('incidents_updated_idx').on(t.cityId, t.updatedAt, t.id),
+  // The case queue (status) and a neighbourhood's history are read newest first, like the whole list.
+  index('incidents_status_idx').on(t.cityId, t.status, t.occurredOn.desc(), t.id.desc()),
+  index('incidents_neighborhood_idx').on(t.cityId, t.neighborhood, t.occurredOn.desc(), t.id.desc()),
   index('incidents_bias_motivations_idx').using('gin', t.biasMotivations),
   index('incidents_bias_categories_idx').using('gin', t.biasCategories),
   check('incidents_type_check', sql`${t.incidentType} IN ('hate_crime', 'bias_incident', 'undetermined')`),
