@@ -19,7 +19,7 @@ CREATE TABLE "incidents" (
 	"coarse_longitude" numeric(5, 2),
 	"is_online" boolean DEFAULT false NOT NULL,
 	"platform" varchar(100),
-	"summary" varchar(4000),
+	"summary" text,
 	"victim_count" integer,
 	"victim_type" varchar(32),
 	"contact_ok" boolean DEFAULT false NOT NULL,

@@ -5,9 +5,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
-import { problemBody } from './lib/problems.js'
+import { problemBody, ProblemError } from './lib/problems.js'
 import { sharedSchemas } from './lib/schemas.js'
-import { validatorCompiler } from './lib/validation.js'
+import { holdsNul, validatorCompiler } from './lib/validation.js'
 import auth from './plugins/auth.js'
 import db from './plugins/db.js'
 import idempotency from './plugins/idempotency.js'
@@ -81,6 +81,16 @@ export async function buildApp ({ config, database }: AppOptions, logger: Fastif
   // Operations take JSON only (the spec lists no other body type), so text/plain is a 415, not a string that
   // then fails validation as a 400. A route that accepts text registers its own parser.
   app.removeContentTypeParser('text/plain')
+  // PostgreSQL text cannot hold a NUL character: refuse it at the door, with the same problem as bad JSON.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    parseJson(request, String(body), (err, value) => {
+      if (err !== null) done(err, undefined)
+      else if (holdsNul(value)) done(new ProblemError('malformed_body', 'Text must not contain NUL characters (\\u0000).'), undefined)
+      else done(null, value)
+    })
+  })
   for (const schema of sharedSchemas) app.addSchema(schema)
 
   app.addHook('onRequest', async (request, reply) => { reply.header('x-request-id', request.id) })

@@ -38,6 +38,11 @@ export function convertText (schema: TSchema, input: unknown): unknown {
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const validator = Compile(referencedSchema(schema))
   return (input: unknown) => {
+    if (httpPart !== 'body' && input !== null && typeof input === 'object') {
+      // Text PostgreSQL cannot store; bodies are checked for it when parsed.
+      const nul = Object.entries(input).find(([, v]) => typeof v === 'string' && v.includes('\u0000'))
+      if (nul !== undefined) return { error: [{ instancePath: `/${nul[0]}`, keyword: 'nul', message: 'must not contain NUL characters' }] as unknown as Error }
+    }
     const value = httpPart === 'body' ? input : convertText(schema, Value.Default(schema, input))
     if (validator.Check(value)) return { value }
     return { error: [...validator.Errors(value)] as unknown as Error }
@@ -77,4 +82,12 @@ export function fieldErrors (issues: ValidationIssue[], part: string): FieldErro
     const k = `${path} ${message}`
     if (!seen.has(k)) { seen.add(k); out.push({ path, message }) }
   }
+}
+
+/** Whether any string in a parsed JSON value holds a NUL character. */
+export function holdsNul (value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000')
+  if (Array.isArray(value)) return value.some(holdsNul)
+  if (value !== null && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\u0000') || holdsNul(v))
+  return false
 }

@@ -82,6 +82,30 @@ t.test('a string beyond its maxLength is a 400 validation_failed, not stored and
   t.equal(list.json().data.length, 1, 'no key was created')
 })
 
+t.test('a NUL character, in a JSON body, an NDJSON line or a query, is a 400 and stores nothing', async (t) => {
+  const city = await makeCityWithKey(db, ['admin', 'incidents:write', 'incidents:read'])
+  const body = await app.inject({
+    method: 'POST',
+    url: '/v1/api-keys',
+    headers: { ...bearer(city.key), 'content-type': 'application/json' },
+    payload: '{"name":"portal\\u0000x","scopes":["incidents:read"]}'
+  })
+  t.equal(body.statusCode, 400)
+  t.equal(body.json().code, 'malformed_body')
+  const keys = await app.inject({ method: 'GET', url: '/v1/api-keys', headers: bearer(city.key) })
+  t.equal(keys.json().data.length, 1, 'no key was created')
+
+  const line = JSON.stringify({ source: 'ngo-a', external_id: 'nul-1', incident_type: 'bias_incident', bias_motivations: ['14'], occurred_on: '2024-01-02', summary: 'a\u0000b' })
+  const ndjson = await app.inject({ method: 'POST', url: '/v1/incidents/batch', headers: { ...bearer(city.key), 'content-type': 'application/x-ndjson' }, payload: line + '\n' })
+  t.equal(ndjson.statusCode, 200)
+  t.equal(ndjson.json().items[0].outcome, 'rejected')
+  t.match(ndjson.json().items[0].problems[0].message, /NUL/)
+
+  const query = await app.inject({ method: 'GET', url: '/v1/incidents?neighborhood=a%00b', headers: bearer(city.key) })
+  t.ok(query.statusCode >= 400 && query.statusCode < 500, `a NUL in a query is a 4xx (${query.statusCode})`)
+  t.equal(query.headers['content-type'], 'application/problem+json; charset=utf-8')
+})
+
 t.test('a body over BODY_LIMIT_BYTES is a 413 payload_too_large problem', async (t) => {
   const small = await build(t, { BODY_LIMIT_BYTES: '2048' })
   const city = await makeCityWithKey(small.database.db)

@@ -32,7 +32,8 @@ export const incidents = pgTable('incidents', {
   coarseLongitude: numeric('coarse_longitude', { precision: 5, scale: 2, mode: 'number' }),
   isOnline: boolean('is_online').notNull().default(false),
   platform: varchar('platform', { length: 100 }),
-  summary: varchar('summary', { length: 4000 }),
+  // The API bounds what is sent; removing contact details can lengthen it, so the column does not.
+  summary: text('summary'),
   victimCount: integer('victim_count'),
   victimType: varchar('victim_type', { length: 32 }),
   contactOk: boolean('contact_ok').notNull().default(false),

@@ -9,7 +9,7 @@ import { pageOf } from '../../../lib/pagination.js'
 import { invalidField, notFound, ProblemError } from '../../../lib/problems.js'
 import { AUTHENTICATED, IdParams, NoContent, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
 import { grants } from '../../../lib/scopes.js'
-import { validatorCompiler } from '../../../lib/validation.js'
+import { holdsNul, validatorCompiler } from '../../../lib/validation.js'
 import { callerOf, type Caller } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
 import { getCity } from '../city/repo.js'
@@ -39,11 +39,14 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const items: unknown[] = []
     String(body).split('\n').forEach((line, number) => {
       if (line.trim() === '') return
+      let item: unknown
       try {
-        items.push(JSON.parse(line))
+        item = JSON.parse(line)
       } catch {
         items.push(new UnparsableItem(`line ${number + 1} is not valid JSON`))
+        return
       }
+      items.push(holdsNul(item) ? new UnparsableItem(`line ${number + 1} holds a NUL character`) : item)
     })
     done(null, items)
   })

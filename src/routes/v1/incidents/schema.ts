@@ -124,7 +124,7 @@ export const IncidentSchema = Type.Object({
     coordinates_precision: Type.Enum(['exact', 'coarse', 'none'], { description: 'coarse: rounded to two decimals (about 1 km) because the key lacks incidents:read_personal.' })
   }, { additionalProperties: false }),
   online: Type.Object({ is_online: Type.Boolean(), platform: Nullable(Type.String({ maxLength: 100 })) }, { additionalProperties: false }),
-  summary: Nullable(Type.String({ maxLength: 4000 })),
+  summary: Nullable(Type.String({ maxLength: 20000, description: 'As sent (at most 4000 characters), with contact details replaced by a marker, which can lengthen it.' })),
   narrative: Type.Optional(Nullable(Type.String({ maxLength: 20000 }))),
   victim: Type.Object({ count: Nullable(Int({ minimum: 0, maximum: 100000 })), type: Nullable(Type.Enum(VICTIM_TYPES)) }, { additionalProperties: false }),
   reporter: Type.Optional(Nullable(Type.Object({
