@@ -5,6 +5,10 @@
 // Environment: PORT, HOST (default 127.0.0.1), DATABASE_URL, DATABASE_POOL_SIZE (default 10).
 import Fastify from 'fastify'
 import pg from 'pg'
+import { LIST_LIMIT, LIST_SQL } from './queries.js'
+
+// Dates as the text PostgreSQL sends (YYYY-MM-DD), as Drizzle's date columns in string mode hand them to Cohesion.
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value)
 
 const pool = new pg.Pool({
   connectionString: process.env.DATABASE_URL,
@@ -24,6 +28,15 @@ app.get('/city/:id', async (request, reply) => {
   const { rows } = await pool.query(CITY, [request.params.id])
   if (rows.length === 0) return reply.code(404).send({ error: 'not found' })
   return rows[0]
+})
+
+// Same page as GET /v1/incidents?occurred_from&occurred_to&bias_motivation: the same SELECT (bench/queries.js),
+// and, like Cohesion, the sealed personal columns are not sent (only whether there are any).
+app.get('/incidents', async (request) => {
+  const q = request.query
+  const { rows } = await pool.query(LIST_SQL, [q.city_id, q.occurred_from, q.occurred_to, q.bias_motivation, LIST_LIMIT + 1])
+  const data = rows.slice(0, LIST_LIMIT).map(({ personal_data: sealed, data_key: _key, ...row }) => ({ ...row, personal_data: sealed === null ? 'none' : 'held' }))
+  return { data, more: rows.length > LIST_LIMIT }
 })
 
 async function close () {

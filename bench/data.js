@@ -1,8 +1,12 @@
 // Benchmark data: a fleet of cities, each with a few API keys, written through the app's own repositories
-// so that rows look exactly like the ones the API creates. Later scenarios (incidents, ...) add their own
-// generators here and return what they need in the `fixtures` object.
+// so that rows look exactly like the ones the API creates; for the incident scenarios, a million incidents
+// in each of two cities (set-based SQL), and the reports the ingest scenario sends. The fixtures object
+// carries what the scenarios need.
+import { randomBytes } from 'node:crypto'
+import { v7 } from 'uuid'
 import { createApiKey } from '../dist/routes/v1/api-keys/repo.js'
 import { createCity } from '../dist/routes/v1/city/repo.js'
+import { BIAS_MOTIVATIONS, biasCategoriesOf, TAXONOMY_VERSION } from '../dist/taxonomies/index.js'
 
 const STATES = ['CA', 'TX', 'NY', 'FL', 'IL', 'PA', 'OH', 'GA', 'NC', 'MI', 'WA', 'MA', 'MN', 'OR', 'CO']
 const TIMEZONES = ['America/New_York', 'America/Chicago', 'America/Denver', 'America/Los_Angeles']
@@ -16,7 +20,7 @@ const KEY_TEMPLATES = [
 ]
 
 /** A small deterministic PRNG (mulberry32), so two runs generate the same shape of data. */
-function prng (seed) {
+export function prng (seed) {
   let a = seed >>> 0
   return () => {
     a = (a + 0x6d2b79f5) >>> 0
@@ -49,10 +53,254 @@ export async function seed (db, { cities = 200, keysPerCity = 3, seed: seedValue
       for (const template of KEY_TEMPLATES.slice(0, Math.max(1, keysPerCity))) {
         const { key } = await createApiKey(tx, city.id, template)
         keyCount++
-        if (i === chosen && template.scopes.includes('admin')) fixture = { cityId: city.id, citySlug: city.slug, adminKey: key }
+        if (i === chosen && template.scopes.includes('admin')) fixture = { cityId: city.id, citySlug: city.slug, cityTimezone: city.timezone, adminKey: key }
       }
+      // The incident scenarios use the chosen city (Cohesion's ingest, the list) and the next one (the floor's ingest).
+      if (i === chosen + 1 && fixture !== null) fixture.floorCity = { id: city.id, slug: city.slug, timezone: city.timezone }
     }
   })
   if (fixture === null) throw new Error('seed: no admin key kept')
   return { ...fixture, cities, keys: keyCount }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Incidents
+// ---------------------------------------------------------------------------------------------------------
+/** Reports occur in these six years; the list scenario asks for one quarter of them. */
+export const OCCURRED_FROM = '2020-01-01'
+export const OCCURRED_DAYS = 2192 // through 2025-12-31
+
+/**
+ * Relative frequency of each bias motivation code, roughly the shape of the FBI's hate-crime statistics
+ * (anti-Black first; anti-Jewish, anti-gay, anti-Asian, anti-Hispanic next) with a long tail.
+ * 88 (none) and 99 (unknown) are drawn apart: they stand alone.
+ */
+const CODE_WEIGHTS = ('12:25 21:12 14:10 41:9 32:7 11:5 71:4 24:3 43:3 15:3 42:2 31:2 13:2 62:1 22:1 26:1 33:1 44:1 72:1 51:1 52:1 25:1 ' +
+  '16:1 85:1 84:1 83:1 82:1 81:1 61:1 45:1 29:1 28:1 27:1 23:1').split(' ').map((pair) => pair.split(':'))
+const WEIGHTED_CODES = CODE_WEIGHTS.flatMap(([code, weight]) => Array(Number(weight)).fill(code))
+if (WEIGHTED_CODES.some((c) => !BIAS_MOTIVATIONS.codes.some((t) => t.code === c))) throw new Error('data.js: a weighted bias code is not in the taxonomy')
+
+const NEIGHBORHOODS = ['Downtown', 'Old Town', 'Riverside', 'Chinatown', 'Little Saigon', 'Eastside', 'Westlake', 'University District',
+  'Harbor', 'Mission Flats', 'North End', 'South Park', 'Hillcrest', 'Lakeview', 'Fairmount', 'Brookside', 'Midtown', 'Ironbound',
+  'Greenwood', 'Pleasant Hill', 'Cedar Heights', 'Mill Creek', 'Union Square', 'Bayview', 'Sunnyside', 'Oak Grove', 'Kensington',
+  'Five Points', 'Northgate', 'Southgate']
+const LOCATIONS = ['13', '13', '13', '13', '20', '20', '20', '04', '04', '50', '11', '22', '52', '53', '54', '57', '25']
+const PLATFORMS = ['Instagram', 'Facebook', 'X', 'TikTok', 'Discord', 'Reddit', 'YouTube', 'Nextdoor']
+const LANGUAGES = ['en', 'en', 'en', 'en', 'en', 'en', 'en', 'en', 'es', 'es', 'zh', 'vi', 'ko', 'tl', 'ar']
+const OFFENSES = ['13C', '13C', '13B', '13B', '290', '290', '13A', '120', '90Z']
+const SUMMARIES = [
+  'Verbal harassment with slurs directed at the victim while waiting at a bus stop.',
+  'Graffiti with hate symbols painted on the wall of a place of worship overnight.',
+  'Group of teenagers shouted slurs and threw objects at a family walking home.',
+  'Flyers with antisemitic conspiracy content left on car windshields in a parking lot.',
+  'Victim was pushed and told to go back to their country by a stranger on the sidewalk.',
+  'Swastika scratched into the door of an apartment; the resident found it in the morning.',
+  'Online threats posted under a community group post announcing a cultural festival.',
+  'Store owner received repeated phone calls with slurs after a news story about the shop.',
+  'Pride flag torn down and burned in front of a residence; neighbors saw two people leaving.',
+  'Student reports being followed and mocked for wearing a hijab on the way to class.',
+  'Customer refused service and insulted because of their accent at a gas station.',
+  'Eggs thrown at the windows of a community center during an evening event.'
+]
+const NARRATIVE_SENTENCES = [
+  'I was walking home from work around dinner time when a man started yelling at me.',
+  'He used a slur and said people like me are ruining the neighborhood.',
+  'My neighbor saw it happen and came out to help, and the man walked away toward the park.',
+  'I did not call the police at the time because I was scared and wanted to get inside.',
+  'This is the third time something like this happened near our building this year.',
+  'My children were with me and they are still afraid to walk to school alone.',
+  'The person was wearing a dark jacket and a cap, maybe in his thirties.',
+  'We found the writing on our door the next morning and took pictures of it.',
+  'I would like someone from the city to contact me about support for my family.',
+  'The messages kept coming for two days from accounts I do not know.'
+]
+const FIRST = ['Maria', 'Wei', 'Aisha', 'James', 'Nguyen', 'Fatima', 'David', 'Sofia', 'Jamal', 'Mei', 'Carlos', 'Leah', 'Omar', 'Grace', 'Ravi', 'Hannah']
+const LAST = ['Garcia', 'Chen', 'Khan', 'Johnson', 'Tran', 'Ali', 'Cohen', 'Lopez', 'Williams', 'Kim', 'Martinez', 'Levy', 'Hassan', 'Park', 'Patel', 'Brown']
+const VICTIM_TYPES = ['individual', 'individual', 'individual', 'individual', 'business', 'religious_organization', 'society', 'other']
+const ROLES = ['victim', 'victim', 'victim', 'witness', 'organization', 'other']
+
+/** 1 to 3 distinct codes by frequency (80 % one, 15 % two, 5 % three); 4 % are 99 alone and 1 % 88 alone. */
+function biasCombo (random) {
+  const r = random()
+  if (r < 0.04) return ['99']
+  if (r < 0.05) return ['88']
+  const count = r < 0.81 ? 1 : r < 0.96 ? 2 : 3
+  const codes = []
+  while (codes.length < count) {
+    const code = WEIGHTED_CODES[Math.floor(random() * WEIGHTED_CODES.length)]
+    if (!codes.includes(code)) codes.push(code)
+  }
+  return codes
+}
+
+const pick = (random, list) => list[Math.floor(random() * list.length)]
+const pad = (n, width = 2) => String(n).padStart(width, '0')
+
+function dayOf (offset) {
+  return new Date(Date.parse(OCCURRED_FROM + 'T00:00:00Z') + offset * 86_400_000).toISOString().slice(0, 10)
+}
+
+/**
+ * Reports as NGOs send them in a backfill: source ngo-<n>, a unique external_id, 1-3 bias codes, a date over
+ * six years (with the time for 60 %), a neighbourhood, a summary, and for a share `personalShare` of them the
+ * personal fields (narrative, reporter, address, coordinates). Deterministic for a seed.
+ */
+export function makeReports ({ count, prefix, personalShare = 0.3, seed: seedValue = 7 }) {
+  const random = prng(seedValue)
+  const reports = new Array(count)
+  for (let n = 0; n < count; n++) {
+    const type = random() < 0.45 ? 'hate_crime' : random() < 0.85 ? 'bias_incident' : 'undetermined'
+    const online = random() < 0.1
+    const day = dayOf(Math.floor(random() * OCCURRED_DAYS))
+    const withTime = random() < 0.6
+    const occurredAt = withTime ? `${day}T${pad(Math.floor(random() * 24))}:${pad(Math.floor(random() * 60))}:00Z` : null
+    const reportedAt = new Date(Date.parse(day + 'T12:00:00Z') + Math.floor(random() * 20 * 86_400_000)).toISOString()
+    const report = {
+      source: `ngo-${1 + Math.floor(random() * 24)}`,
+      external_id: `${prefix}-${n}`,
+      incident_type: type,
+      bias_motivations: biasCombo(random),
+      ...(type === 'hate_crime' ? { offense_types: [pick(random, OFFENSES)] } : {}),
+      ...(withTime ? { occurred_at: occurredAt } : { occurred_on: day }),
+      reported_at: reportedAt,
+      language: pick(random, LANGUAGES),
+      location: online
+        ? { location_type: '58' }
+        : { location_type: pick(random, LOCATIONS), neighborhood: pick(random, NEIGHBORHOODS), ...(random() < 0.5 ? { census_tract: `${1000 + Math.floor(random() * 400)}.0${Math.floor(random() * 3)}` } : {}) },
+      ...(online ? { online: { is_online: true, platform: pick(random, PLATFORMS) } } : {}),
+      summary: pick(random, SUMMARIES),
+      victim: { count: 1 + Math.floor(random() * 3), type: pick(random, VICTIM_TYPES) },
+      consent: { contact_ok: random() < 0.5, share_with_law_enforcement: random() < 0.3, include_in_statistics: random() < 0.95 }
+    }
+    if (random() < personalShare) {
+      const first = pick(random, FIRST)
+      const last = pick(random, LAST)
+      const sentences = 2 + Math.floor(random() * 4)
+      report.narrative = Array.from({ length: sentences }, () => pick(random, NARRATIVE_SENTENCES)).join(' ')
+      report.reporter = { name: `${first} ${last}`, email: `${first}.${last}${n}@example.org`.toLowerCase(), phone: `+1 555 01${pad(Math.floor(random() * 100))} ${pad(n % 10000, 4)}`, role: pick(random, ROLES) }
+      if (!online) {
+        report.location.address = `${1 + Math.floor(random() * 9999)} ${pick(random, LAST)} Street`
+        report.location.latitude = Math.round((37.70 + random() * 0.12) * 1e6) / 1e6
+        report.location.longitude = Math.round((-122.51 + random() * 0.14) * 1e6) / 1e6
+      }
+    }
+    reports[n] = report
+  }
+  return reports
+}
+
+/** The columns the floor inserts, in order: every column Cohesion's own INSERT names. */
+export const FLOOR_COLUMNS = ['city_id', 'id', 'source', 'external_id', 'incident_type', 'bias_motivations', 'bias_categories', 'offense_types',
+  'taxonomy_version', 'occurred_on', 'occurred_at', 'reported_at', 'language', 'location_type', 'neighborhood', 'census_tract',
+  'coarse_latitude', 'coarse_longitude', 'is_online', 'platform', 'summary', 'victim_count', 'victim_type', 'contact_ok',
+  'share_with_law_enforcement', 'include_in_statistics', 'referrals', 'personal_data', 'data_key', 'content_hash']
+
+/**
+ * A report as the row the floor inserts: the derived columns Cohesion would store (categories, taxonomy
+ * version, local day, coarse coordinates), random bytes of the sealed size in place of the sealed personal
+ * data, a random content hash and a UUIDv7.
+ */
+export function floorRow (cityId, report, dayFormat) {
+  const location = report.location ?? {}
+  const personal = {}
+  if (report.narrative !== undefined) personal.narrative = report.narrative
+  if (report.reporter !== undefined) personal.reporter = report.reporter
+  if (location.address !== undefined) personal.address = location.address
+  if (location.latitude !== undefined) { personal.latitude = location.latitude; personal.longitude = location.longitude }
+  const hasPersonal = Object.keys(personal).length > 0
+  const occurredAt = report.occurred_at !== undefined ? new Date(report.occurred_at) : null
+  const consent = report.consent ?? {}
+  return [
+    cityId, v7(), report.source, report.external_id, report.incident_type, report.bias_motivations, biasCategoriesOf(report.bias_motivations),
+    report.offense_types ?? [], TAXONOMY_VERSION, occurredAt !== null ? dayFormat.format(occurredAt) : report.occurred_on,
+    occurredAt?.toISOString() ?? null, report.reported_at, report.language ?? null, location.location_type ?? null, location.neighborhood ?? null,
+    location.census_tract ?? null, location.latitude !== undefined ? Math.round(location.latitude * 100) / 100 : null,
+    location.longitude !== undefined ? Math.round(location.longitude * 100) / 100 : null, report.online?.is_online ?? location.location_type === '58',
+    report.online?.platform ?? null, report.summary ?? null, report.victim?.count ?? null, report.victim?.type ?? null, consent.contact_ok ?? false,
+    consent.share_with_law_enforcement ?? false, consent.include_in_statistics ?? true, '[]',
+    // AES-GCM seal: format byte + nonce + tag (29 bytes) around the JSON; the data key sealed the same way (29 + 32).
+    hasPersonal ? randomBytes(29 + Buffer.byteLength(JSON.stringify(personal))) : null, hasPersonal ? randomBytes(61) : null,
+    randomBytes(32).toString('hex')
+  ]
+}
+
+/** The local calendar day of an instant in a timezone, as Cohesion derives occurred_on. */
+export function dayFormatter (timeZone) {
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })
+}
+
+/** A pool of valid bias-code combinations, drawn with the same frequencies as the reports, for the SQL seed. */
+function comboPool (size, seedValue) {
+  const random = prng(seedValue)
+  return Array.from({ length: size }, () => {
+    const motivations = biasCombo(random)
+    return { m: motivations, c: biasCategoriesOf(motivations) }
+  })
+}
+
+/**
+ * `rows` incidents in each city, set-based: one INSERT ... SELECT FROM generate_series per city, every
+ * choice random with the same frequencies as makeReports (bias codes from a pool of valid combinations;
+ * ids UUIDv7-shaped from reported_at; 30 % with sealed personal data of realistic size: random bytes).
+ * `client` is a pg client (no transaction needed: one statement per city).
+ */
+export async function seedIncidents (client, cities, { rows, seed: seedValue = 11 }) {
+  await client.query('SELECT setseed($1)', [(seedValue % 1000) / 1000])
+  const combos = JSON.stringify(comboPool(2000, seedValue))
+  for (const city of cities) {
+    await client.query(`
+      WITH combos AS (
+        SELECT (ordinality - 1)::int AS i, ARRAY(SELECT jsonb_array_elements_text(e->'m')) AS m, ARRAY(SELECT jsonb_array_elements_text(e->'c')) AS c
+        FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(e, ordinality)
+      ), base AS (
+        SELECT g, floor(random() * 2000)::int AS ci, $5::date + floor(random() * $6)::int AS day,
+               random() AS r_type, random() < 0.1 AS online, random() < 0.6 AS with_time, random() < 0.3 AS personal,
+               random() AS r1, random() AS r2, random() AS r3, random() AS r4, random() AS r5, random() AS r6
+        FROM generate_series(1, $3::int) AS g
+      ), timed AS (
+        SELECT b.*, CASE WHEN with_time THEN (day + make_interval(secs => floor(r1 * 86400))) AT TIME ZONE $4 END AS occurred_at,
+               (day + make_interval(secs => 43200 + floor(r2 * 20 * 86400))) AT TIME ZONE 'UTC' AS reported_at
+        FROM base b
+      )
+      INSERT INTO incidents (city_id, id, source, external_id, incident_type, bias_motivations, bias_categories, offense_types,
+        taxonomy_version, occurred_on, occurred_at, reported_at, language, location_type, neighborhood, census_tract,
+        coarse_latitude, coarse_longitude, is_online, platform, summary, victim_count, victim_type, contact_ok,
+        share_with_law_enforcement, include_in_statistics, status, resolution, referrals, personal_data, data_key, content_hash,
+        created_at, updated_at)
+      SELECT $1::uuid,
+        (lpad(to_hex((extract(epoch FROM t.reported_at) * 1000)::bigint), 12, '0') || '7' || substr(md5(g || 'a' || $1), 1, 3) || '8' || substr(md5(g || 'b' || $1), 1, 15))::uuid,
+        'ngo-' || (1 + g % 24), 'seed-' || g,
+        CASE WHEN r_type < 0.45 THEN 'hate_crime' WHEN r_type < 0.92 THEN 'bias_incident' ELSE 'undetermined' END,
+        c.m, c.c,
+        CASE WHEN r_type < 0.45 THEN ARRAY[($7::text[])[1 + floor(r3 * array_length($7::text[], 1))::int]] ELSE '{}'::text[] END,
+        $8, day, occurred_at, reported_at,
+        ($9::text[])[1 + floor(r4 * array_length($9::text[], 1))::int],
+        CASE WHEN online THEN '58' ELSE ($10::text[])[1 + floor(r5 * array_length($10::text[], 1))::int] END,
+        CASE WHEN NOT online THEN ($11::text[])[1 + floor(r6 * array_length($11::text[], 1))::int] END,
+        CASE WHEN NOT online AND r1 < 0.5 THEN (1000 + floor(r2 * 400))::text || '.0' || floor(r3 * 3) END,
+        CASE WHEN personal AND NOT online THEN round((37.70 + r4 * 0.12)::numeric, 2) END,
+        CASE WHEN personal AND NOT online THEN round((-122.51 + r5 * 0.14)::numeric, 2) END,
+        online, CASE WHEN online THEN ($12::text[])[1 + floor(r6 * array_length($12::text[], 1))::int] END,
+        ($13::text[])[1 + floor(r3 * array_length($13::text[], 1))::int],
+        1 + floor(r4 * 3)::int, ($14::text[])[1 + floor(r1 * array_length($14::text[], 1))::int],
+        r2 < 0.5, r3 < 0.3, r4 < 0.95,
+        CASE WHEN r5 < 0.40 THEN 'received' WHEN r5 < 0.60 THEN 'under_review' WHEN r5 < 0.85 THEN 'verified' WHEN r5 < 0.95 THEN 'closed' ELSE 'unfounded' END,
+        CASE WHEN r5 < 0.60 THEN NULL WHEN r5 < 0.95 THEN 'verified' ELSE 'unfounded' END,
+        '[]'::jsonb,
+        CASE WHEN personal THEN decode(repeat(md5(g || 'p' || $1), 20 + floor(r6 * 16)::int), 'hex') END,
+        CASE WHEN personal THEN decode(repeat(md5(g || 'k' || $1), 4), 'hex') END,
+        md5(g || 'h' || $1) || md5(g || 'i' || $1),
+        reported_at, reported_at + make_interval(days => floor(r6 * 30)::int)
+      FROM timed t JOIN combos c ON c.i = t.ci`, [
+      city.id, combos, rows, city.timezone, OCCURRED_FROM, OCCURRED_DAYS, OFFENSES, TAXONOMY_VERSION, LANGUAGES, LOCATIONS,
+      NEIGHBORHOODS, PLATFORMS, SUMMARIES, VICTIM_TYPES
+    ])
+  }
+}
+
+/** The keys the incident scenarios use, in the chosen city: an unlimited writer (NGO import) and a reader. */
+export async function incidentKeys (db, cityId) {
+  const { key: writeKey } = await createApiKey(db, cityId, { name: 'NGO import key', scopes: ['incidents:write'] })
+  const { key: readKey } = await createApiKey(db, cityId, { name: 'Incident reader key', scopes: ['incidents:read'] })
+  return { writeKey, readKey }
 }
