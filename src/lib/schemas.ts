@@ -11,6 +11,20 @@ export const LanguageTag = (options: object = {}) => Type.String({ pattern: '^[A
 export const Int = (options: object = {}) => Type.Integer({ format: 'int32', ...options })
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 
+/**
+ * A nullable field of a response, as `type: [T, "null"]`: the serializer tells the two apart by type, where a
+ * union makes it validate each row's value against each branch (a third of the CPU of a page of incidents).
+ * Responses only: requests keep Nullable, which the validator handles.
+ */
+export function OrNull<T extends TSchema> (schema: T): TUnsafe<Static<T> | null> {
+  const plain = schema as { type?: unknown, enum?: unknown[] }
+  if (typeof plain.type === 'string') return Type.Unsafe<Static<T> | null>({ ...schema, type: [plain.type, 'null'] })
+  if (Array.isArray(plain.enum) && plain.enum.every((v) => typeof v === 'string')) {
+    return Type.Unsafe<Static<T> | null>({ ...schema, type: ['string', 'null'], enum: [...plain.enum, null] })
+  }
+  return Type.Unsafe<Static<T> | null>(Nullable(schema))
+}
+
 /** Text in several languages, keyed by BCP 47 tag: `{ "en": "...", "es": "..." }`. */
 export const TranslatedText = (maxLength = 2000) => Type.Record(Type.String({ pattern: '^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$', maxLength: 35 }), Type.String({ maxLength }), { minProperties: 1, maxProperties: 40 })
 
@@ -23,7 +37,7 @@ export const PageQuery = {
 
 export const Page = <T extends TSchema>(item: T) => Type.Object({
   data: Type.Array(item, { maxItems: 200 }),
-  next_cursor: Nullable(Type.String({ maxLength: 512, description: 'Pass as `cursor` for the next page; null on the last page.' }))
+  next_cursor: OrNull(Type.String({ maxLength: 512, description: 'Pass as `cursor` for the next page; null on the last page.' }))
 }, { additionalProperties: false })
 
 /** A reference to a schema registered with `addSchema`, typed as the schema itself. */

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { Nullable, PageQuery, Slug, Timestamp, Uuid } from '../../../lib/schemas.js'
+import { OrNull, PageQuery, Slug, Timestamp, Uuid } from '../../../lib/schemas.js'
 import { SCOPE_NAMES } from '../../../lib/scopes.js'
 
 export const ScopeSchema = Type.Enum(SCOPE_NAMES, { description: 'See the bearer security scheme for what each scope allows.' })
@@ -10,12 +10,12 @@ export const ApiKeySchema = Type.Object({
   name: Type.String({ maxLength: 200 }),
   display_prefix: Type.String({ maxLength: 16, description: 'The first characters of the key, to recognise it; the secret itself is never shown again.' }),
   scopes: Type.Array(ScopeSchema, { maxItems: 30 }),
-  sources: Nullable(Type.Array(Slug(), { maxItems: 50, description: 'When set, the key reads and writes only incidents of these reporting sources.' })),
-  created_by_key_id: Nullable(Uuid()),
+  sources: OrNull(Type.Array(Slug(), { maxItems: 50, description: 'When set, the key reads and writes only incidents of these reporting sources.' })),
+  created_by_key_id: OrNull(Uuid()),
   created_at: Timestamp(),
-  last_used_at: Nullable(Timestamp({ description: 'Updated at most once a minute.' })),
-  expires_at: Nullable(Timestamp()),
-  revoked_at: Nullable(Timestamp())
+  last_used_at: OrNull(Timestamp({ description: 'Updated at most once a minute.' })),
+  expires_at: OrNull(Timestamp()),
+  revoked_at: OrNull(Timestamp())
 }, { $id: 'ApiKey', additionalProperties: false })
 
 export const ApiKeyCreatedSchema = Type.Object({

@@ -1,15 +1,15 @@
 import Type, { type Static } from 'typebox'
-import { Nullable, PageQuery, Timestamp, Uuid } from '../../../lib/schemas.js'
+import { OrNull, PageQuery, Timestamp, Uuid } from '../../../lib/schemas.js'
 
 export const AuditEventSchema = Type.Object({
   id: Uuid(),
   occurred_at: Timestamp(),
   actor_type: Type.Enum(['api_key', 'cli', 'system'], { description: 'An API key, the operator\'s command line, or the service itself.' }),
-  actor_key_id: Nullable(Uuid()),
+  actor_key_id: OrNull(Uuid()),
   action: Type.String({ maxLength: 64, examples: ['api_key.created'] }),
   object_type: Type.String({ maxLength: 64, examples: ['api_key'] }),
   object_id: Type.String({ maxLength: 64 }),
-  request_id: Nullable(Type.String({ maxLength: 128 })),
+  request_id: OrNull(Type.String({ maxLength: 128 })),
   details: Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 50, description: 'Field names, ids and settings; never personal data.' })
 }, { $id: 'AuditEvent', additionalProperties: false })
 

@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { Int, LanguageTag, Nullable, Slug, Timestamp, Uuid } from '../../../lib/schemas.js'
+import { Int, LanguageTag, Nullable, OrNull, Slug, Timestamp, Uuid } from '../../../lib/schemas.js'
 
 const StateCode = Type.String({ pattern: '^[A-Z]{2}$', minLength: 2, maxLength: 2, description: 'US state or territory, two letters.' })
 const Timezone = Type.String({ minLength: 1, maxLength: 64, description: 'IANA timezone; periods (months, quarters) are counted in it.', examples: ['America/New_York'] })
@@ -8,8 +8,8 @@ export const CitySchema = Type.Object({
   id: Uuid(),
   slug: Slug(),
   name: Type.String({ maxLength: 200 }),
-  state: Nullable(StateCode),
-  population: Nullable(Int({ minimum: 0, maximum: 100_000_000 })),
+  state: OrNull(StateCode),
+  population: OrNull(Int({ minimum: 0, maximum: 100_000_000 })),
   timezone: Timezone,
   default_language: LanguageTag(),
   languages: Type.Array(LanguageTag(), { minItems: 1, maxItems: 40, description: 'Languages residents can use in surveys and report forms.' }),

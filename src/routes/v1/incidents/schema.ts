@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox'
-import { DateOnly, Int, LanguageTag, Nullable, PageQuery, Slug, Timestamp, Uuid } from '../../../lib/schemas.js'
+import { DateOnly, Int, LanguageTag, Nullable, OrNull, PageQuery, Slug, Timestamp, Uuid } from '../../../lib/schemas.js'
 import { BIAS_CATEGORIES, BIAS_CODES, LOCATION_CODES, OFFENSE_CODES } from '../../../taxonomies/index.js'
 
 export const INCIDENT_TYPES = ['hate_crime', 'bias_incident', 'undetermined'] as const
@@ -104,30 +104,30 @@ export const IncidentPatchSchema = Type.Object({
 export const IncidentSchema = Type.Object({
   id: Uuid(),
   source: Slug(),
-  external_id: Nullable(Type.String({ maxLength: 200 })),
+  external_id: OrNull(Type.String({ maxLength: 200 })),
   incident_type: fields.incident_type,
   bias_motivations: Type.Array(BiasCode, { maxItems: 5 }),
   bias_categories: Type.Array(Type.Enum(BIAS_CATEGORIES), { maxItems: 8 }),
   offense_types: Type.Array(OffenseCode, { maxItems: 10 }),
   taxonomy_version: Type.String({ maxLength: 32 }),
-  occurred_at: Nullable(Timestamp()),
+  occurred_at: OrNull(Timestamp()),
   occurred_on: DateOnly(),
   reported_at: Timestamp(),
-  language: Nullable(LanguageTag()),
+  language: OrNull(LanguageTag()),
   location: Type.Object({
-    location_type: Nullable(LocationCode),
-    neighborhood: Nullable(Type.String({ maxLength: 200 })),
-    census_tract: Nullable(CensusTract),
-    latitude: Nullable(Latitude),
-    longitude: Nullable(Longitude),
-    address: Type.Optional(Nullable(Type.String({ maxLength: 300 }))),
+    location_type: OrNull(LocationCode),
+    neighborhood: OrNull(Type.String({ maxLength: 200 })),
+    census_tract: OrNull(CensusTract),
+    latitude: OrNull(Latitude),
+    longitude: OrNull(Longitude),
+    address: Type.Optional(OrNull(Type.String({ maxLength: 300 }))),
     coordinates_precision: Type.Enum(['exact', 'coarse', 'none'], { description: 'coarse: rounded to two decimals (about 1 km) because the key lacks incidents:read_personal.' })
   }, { additionalProperties: false }),
-  online: Type.Object({ is_online: Type.Boolean(), platform: Nullable(Type.String({ maxLength: 100 })) }, { additionalProperties: false }),
-  summary: Nullable(Type.String({ maxLength: 20000, description: 'As sent (at most 4000 characters), with contact details replaced by a marker, which can lengthen it.' })),
-  narrative: Type.Optional(Nullable(Type.String({ maxLength: 20000 }))),
-  victim: Type.Object({ count: Nullable(Int({ minimum: 0, maximum: 100000 })), type: Nullable(Type.Enum(VICTIM_TYPES)) }, { additionalProperties: false }),
-  reporter: Type.Optional(Nullable(Type.Object({
+  online: Type.Object({ is_online: Type.Boolean(), platform: OrNull(Type.String({ maxLength: 100 })) }, { additionalProperties: false }),
+  summary: OrNull(Type.String({ maxLength: 20000, description: 'As sent (at most 4000 characters), with contact details replaced by a marker, which can lengthen it.' })),
+  narrative: Type.Optional(OrNull(Type.String({ maxLength: 20000 }))),
+  victim: Type.Object({ count: OrNull(Int({ minimum: 0, maximum: 100000 })), type: OrNull(Type.Enum(VICTIM_TYPES)) }, { additionalProperties: false }),
+  reporter: Type.Optional(OrNull(Type.Object({
     name: Type.Optional(Type.String({ maxLength: 200 })),
     email: Type.Optional(Type.String({ maxLength: 254 })),
     phone: Type.Optional(Type.String({ maxLength: 40 })),
@@ -135,8 +135,8 @@ export const IncidentSchema = Type.Object({
   }, { additionalProperties: false }))),
   consent: Type.Object({ contact_ok: Type.Boolean(), share_with_law_enforcement: Type.Boolean(), include_in_statistics: Type.Boolean() }, { additionalProperties: false }),
   status: Type.Enum(STATUSES),
-  resolution: Nullable(Type.Enum(['verified', 'unfounded', 'duplicate'], { description: 'How review ended; kept when the incident is referred or closed. Unfounded and duplicate incidents are left out of statistics.' })),
-  duplicate_of: Nullable(Uuid()),
+  resolution: OrNull(Type.Enum(['verified', 'unfounded', 'duplicate'], { description: 'How review ended; kept when the incident is referred or closed. Unfounded and duplicate incidents are left out of statistics.' })),
+  duplicate_of: OrNull(Uuid()),
   referrals: Type.Array(ReferralSchema, { maxItems: 50 }),
   personal_data: Type.Enum(['held', 'none', 'erased'], { description: 'Whether personal data is held for this incident. Its fields (narrative, reporter, location.address, exact coordinates) appear only in GET /v1/incidents/{id} for keys with incidents:read_personal.' }),
   version: Int({ minimum: 1, maximum: 2147483647 }),
@@ -171,8 +171,8 @@ export const BatchResultSchema = Type.Object({
   }, { additionalProperties: false }),
   items: Type.Array(Type.Object({
     index: Int({ minimum: 0, maximum: 999, description: 'Position in the request.' }),
-    id: Nullable(Uuid()),
-    external_id: Nullable(Type.String({ maxLength: 200 })),
+    id: OrNull(Uuid()),
+    external_id: OrNull(Type.String({ maxLength: 200 })),
     outcome: Type.Enum(['created', 'updated', 'unchanged', 'rejected']),
     problems: Type.Array(Type.Object({
       path: Type.String({ maxLength: 500 }),
