@@ -26,8 +26,3 @@ export function expectedVersion (request: FastifyRequest, id: string): number | 
 }
 
 export const stale = (): ProblemError => new ProblemError('precondition_failed', 'The object was changed since the ETag in If-Match was issued.')
-
-/** Declares If-Match in the spec for operations that require it. */
-export const IfMatchHeader = {
-  'if-match': { type: 'string', maxLength: 200, description: 'The ETag from the last read of the object. Required.' }
-}

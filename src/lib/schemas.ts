@@ -1,5 +1,5 @@
 import Type, { type Static, type TSchema, type TUnsafe } from 'typebox'
-import { ProblemSchema, PROBLEM_TYPES, type ProblemCode } from './problems.js'
+import { ProblemSchema, PROBLEM_TYPES } from './problems.js'
 
 /** Shared primitives. Every string is bounded, every object closed. */
 export const Uuid = (options: object = {}) => Type.String({ format: 'uuid', maxLength: 36, ...options })
@@ -76,9 +76,6 @@ export function problemResponses (...statuses: number[]): Record<number, unknown
   }
   return out
 }
-
-export const problemCodesFor = (status: number): ProblemCode[] =>
-  (Object.keys(PROBLEM_TYPES) as ProblemCode[]).filter((c) => PROBLEM_TYPES[c].status === status)
 
 /** Statuses every authenticated operation can answer. */
 export const AUTHENTICATED = [400, 401, 403, 429, 500] as const

@@ -50,6 +50,3 @@ export function biasCategoriesOf (codes: readonly string[]): string[] {
   const found = new Set(codes.map((c) => biasCategory.get(c) ?? 'unknown'))
   return BIAS_CATEGORIES.filter((c) => found.has(c))
 }
-
-export const isOffenseType = (code: string): boolean => offenseCodes.has(code)
-export const isLocationType = (code: string): boolean => locationCodes.has(code)
