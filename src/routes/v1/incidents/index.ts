@@ -17,7 +17,8 @@ import { ingestIncidents, UnparsableItem } from './ingest.js'
 import { toIncident, toInput, type PersonalView } from './present.js'
 import { erasePersonalData, getIncident, listIncidents, possibleDuplicates, replaceIncident, type IncidentRow, type ListPosition } from './repo.js'
 import { prepareIncident, type PersonalData } from './rules.js'
-import { BatchQuery, BatchResultSchema, IncidentInputSchema, IncidentListQuery, IncidentPatchSchema, IncidentSchema, TRANSITIONS, type IncidentInput } from './schema.js'
+import { BatchQuery, BatchResultSchema, IncidentInputSchema, IncidentListQuery, IncidentPatchSchema, IncidentSchema, type IncidentInput } from './schema.js'
+import { mergePatch, nextCaseState, refuseErasedPersonalData } from './workflow.js'
 
 const LIST = 'incidents'
 const BATCH_MAX = 1000
@@ -195,34 +196,13 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (row === undefined) throw notFound('incident')
       const version = expectedVersion(request, row.id)
       if (version !== '*' && version !== row.version) throw stale()
-      const touchesPersonal = patch.narrative !== undefined || patch.reporter !== undefined ||
-        patch.location?.address !== undefined || patch.location?.latitude !== undefined || patch.location?.longitude !== undefined
-      if (touchesPersonal && row.personalDataErasedAt !== null) {
-        throw new ProblemError('unprocessable', 'The personal data of this incident was erased; it cannot be set again.')
-      }
+      refuseErasedPersonalData(row, patch)
       const view = personalView(request, { ...caller, scopes: [PERSONAL] }, row)
       if (view.kind === 'unreadable') {
         throw new ProblemError('conflict', 'The personal data of this incident fails its integrity check; erase it (DELETE /v1/incidents/{id}/personal-data) before changing the incident.')
       }
       const personal = view.kind === 'shown' ? view.data : null
-      const status = patch.status ?? row.status
-      if (patch.status !== undefined && patch.status !== row.status) {
-        const allowed = TRANSITIONS[row.status] ?? []
-        if (!allowed.includes(patch.status)) {
-          throw new ProblemError('unprocessable', `An incident that is ${row.status} cannot become ${patch.status}; allowed: ${allowed.length > 0 ? allowed.join(', ') : 'none (it is closed)'}.`, {
-            errors: [{ path: '/body/status', message: `must be one of: ${allowed.join(', ') || 'none'}` }]
-          })
-        }
-      }
-      const resolution = ['verified', 'unfounded', 'duplicate'].includes(status) ? status : row.resolution
-      const duplicateOf = resolution === 'duplicate' ? patch.duplicate_of ?? row.duplicateOf : null
-      if (status === 'duplicate') {
-        if (duplicateOf === null) throw invalidField('/body/duplicate_of', 'is required when status is duplicate')
-        if (duplicateOf === row.id) throw invalidField('/body/duplicate_of', 'must name another incident')
-        if (await getIncident(tx, caller.cityId, duplicateOf, caller.sources) === undefined) throw invalidField('/body/duplicate_of', 'is not an incident of this city')
-      } else if (patch.duplicate_of !== undefined && patch.duplicate_of !== row.duplicateOf) {
-        throw invalidField('/body/duplicate_of', 'is only for status duplicate')
-      }
+      const { status, resolution, duplicateOf } = await nextCaseState(tx, caller, row, patch)
       const merged = mergePatch(toInput(row, personal), patch)
       const prepared = prepareIncident(merged, { timezone: city.timezone, now: new Date(), hashKey: app.subkey('incident-content') })
       if (prepared.draft === null) {
@@ -285,24 +265,6 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     })
     return reply.code(204).send(null)
   })
-}
-
-/** Top-level fields replace; nested objects (location, online, victim, consent, reporter) merge; null removes. */
-function mergePatch (input: IncidentInput, patch: Record<string, unknown>): IncidentInput {
-  const merged: Record<string, unknown> = { ...input }
-  for (const [key, value] of Object.entries(patch)) {
-    if (key === 'status' || key === 'duplicate_of') continue
-    if (value === null) {
-      delete merged[key]
-    } else if (['location', 'online', 'victim', 'consent', 'reporter'].includes(key) && typeof value === 'object' && !Array.isArray(value)) {
-      merged[key] = { ...(merged[key] as object | undefined), ...value }
-    } else {
-      merged[key] = value
-    }
-  }
-  if (patch.occurred_at !== undefined) delete merged.occurred_on
-  if (patch.occurred_on !== undefined) delete merged.occurred_at
-  return merged as IncidentInput
 }
 
 function listPosition (order: string, position: unknown[]): ListPosition {
