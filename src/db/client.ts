@@ -28,6 +28,12 @@ export interface DatabaseOptions {
   DATABASE_STATEMENT_TIMEOUT_MS: number
 }
 
+/** Both drivers throw when closed twice; the app, a test or a signal handler may each close it. */
+function closeOnce (close: () => Promise<void>): () => Promise<void> {
+  let closing: Promise<void> | undefined
+  return async () => { closing ??= close(); await closing }
+}
+
 /** Runs raw SQL and returns its rows; both drivers answer with `{ rows }`. */
 export async function query<T> (db: Executor, statement: SQL): Promise<T[]> {
   const result = await db.execute(statement) as unknown as { rows: T[] }
@@ -46,7 +52,7 @@ export async function openDatabase (options: DatabaseOptions, log?: Logger): Pro
     })
     // An idle client losing its connection (a Postgres restart) must not crash the process.
     pool.on('error', (err) => log?.error({ err: { message: err.message, code: (err as { code?: string }).code } }, 'idle database connection failed'))
-    return { db: drizzlePg({ client: pool, schema }) as unknown as Db, driver: 'pg', close: async () => { await pool.end() } }
+    return { db: drizzlePg({ client: pool, schema }) as unknown as Db, driver: 'pg', close: closeOnce(async () => { await pool.end() }) }
   }
   mkdirSync(options.DATA_DIR, { recursive: true })
   const client = await PGlite.create(`${options.DATA_DIR}/pgdata`)
@@ -55,5 +61,5 @@ export async function openDatabase (options: DatabaseOptions, log?: Logger): Pro
 
 /** Wraps an open PGlite (a data directory, or an in-memory copy of a migrated template in tests). */
 export function openPglite (client: PGlite): Database {
-  return { db: drizzlePglite({ client, schema }) as unknown as Db, driver: 'pglite', close: async () => { await client.close() } }
+  return { db: drizzlePglite({ client, schema }) as unknown as Db, driver: 'pglite', close: closeOnce(async () => { await client.close() }) }
 }
