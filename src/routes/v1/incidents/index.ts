@@ -52,8 +52,8 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     done(null, items)
   })
 
-  function personalView (request: FastifyRequest, caller: Caller, row: IncidentRow): PersonalView {
-    if (!grants(caller.scopes, PERSONAL)) return { kind: 'hidden' }
+  /** Opens an incident's personal data; a ciphertext that does not belong to the row reads as unreadable. */
+  function openPersonalData (request: FastifyRequest, caller: Caller, row: IncidentRow): PersonalView {
     if (row.personalData === null || row.dataKey === null) return { kind: 'shown', data: null }
     try {
       return { kind: 'shown', data: openPersonal<PersonalData>(masterKey, caller.cityId, 'incident', row.id, { data: row.personalData, dataKey: row.dataKey }) }
@@ -62,6 +62,10 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return { kind: 'unreadable' }
     }
   }
+
+  /** What the caller may see of an incident's personal data. */
+  const personalView = (request: FastifyRequest, caller: Caller, row: IncidentRow): PersonalView =>
+    grants(caller.scopes, PERSONAL) ? openPersonalData(request, caller, row) : { kind: 'hidden' }
 
   app.post('', {
     bodyLimit: BATCH_BODY_LIMIT,
@@ -197,7 +201,8 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const version = expectedVersion(request, row.id)
       if (version !== '*' && version !== row.version) throw stale()
       refuseErasedPersonalData(row, patch)
-      const view = personalView(request, { ...caller, scopes: [PERSONAL] }, row)
+      // The change is applied to the whole record, personal data included, whatever the caller may read.
+      const view = openPersonalData(request, caller, row)
       if (view.kind === 'unreadable') {
         throw new ProblemError('conflict', 'The personal data of this incident fails its integrity check; erase it (DELETE /v1/incidents/{id}/personal-data) before changing the incident.')
       }
