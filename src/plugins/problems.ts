@@ -33,7 +33,7 @@ function classify (error: FastifyError & { validation?: ValidationIssue[], valid
   if (sqlState === '23505') return { code: 'conflict', detail: 'A value that must be unique is already taken.' }
   if (sqlState === '23503') return { code: 'conflict', detail: 'A referenced object does not exist in this city.' }
   // Class 22 is PostgreSQL refusing a value it was sent (a NUL character, a number out of range): the input's fault.
-  if (typeof sqlState === 'string' && /^22[0-9A-Z]{3}$/.test(sqlState) && error instanceof Error && !('statusCode' in error && error.statusCode !== undefined)) {
+  if (typeof sqlState === 'string' && /^22[0-9A-Z]{3}$/.test(sqlState) && error.statusCode === undefined) {
     return { code: 'bad_request', detail: 'A value in the request cannot be stored as sent.' }
   }
   const status = error.statusCode

@@ -67,10 +67,6 @@ const columnsOf = (cityId: string, { id, draft, personalData, dataKey }: WriteRo
   contentHash: draft.contentHash
 })
 
-const REPLACED = ['incident_type', 'bias_motivations', 'bias_categories', 'offense_types', 'taxonomy_version', 'occurred_on', 'occurred_at',
-  'reported_at', 'language', 'location_type', 'neighborhood', 'census_tract', 'coarse_latitude', 'coarse_longitude', 'is_online', 'platform',
-  'summary', 'victim_count', 'victim_type', 'contact_ok', 'share_with_law_enforcement', 'include_in_statistics', 'referrals', 'content_hash']
-
 /** A text[] literal, for an array column sent inside a text[] parameter: every element quoted. */
 const textArray = (values: readonly string[]): string => `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`
 const timestamp = (value: Date | null): string | null => value === null ? null : value.toISOString()
@@ -112,6 +108,9 @@ const IMPORTED: Array<{ column: string, read: (u: string) => string, value: (row
   { column: 'data_key', read: (u) => `decode(${u}, 'hex')`, value: (r) => hex(r.dataKey) },
   { column: 'content_hash', read: (u) => u, value: (r) => r.draft.contentHash }
 ]
+
+/** What an update rewrites: everything imported but the row's identity and its personal data (kept erased when erased). */
+const REPLACED = IMPORTED.map((c) => c.column).filter((c) => !['id', 'source', 'external_id', 'personal_data', 'data_key'].includes(c))
 
 const NAMES = sql.raw(IMPORTED.map((c) => `"${c.column}"`).join(', '))
 const READS = sql.raw(IMPORTED.map((c) => c.read(`u."${c.column}"`)).join(', '))
