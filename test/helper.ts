@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { PGlite } from '@electric-sql/pglite'
 import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
 import pg from 'pg'
 import { buildApp } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
@@ -65,3 +66,19 @@ export async function build (t: TapLike, env: Record<string, string> = {}): Prom
 }
 
 export const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` })
+
+interface Answer { statusCode: number, headers: Record<string, unknown>, json: () => any }
+
+/** An answer is the problem it should be: status, problem+json, code, and the status repeated in the body. */
+export function expectProblem (t: Test, res: Answer, status: number, code: string, what: string): void {
+  t.equal(res.statusCode, status, `${what}: status ${status}`)
+  t.match(res.headers['content-type'], /^application\/problem\+json/, `${what}: problem+json`)
+  t.equal(res.json().code, code, `${what}: code ${code}`)
+  t.equal(res.json().status, status, `${what}: status in the body`)
+}
+
+/** A problem without what differs by request (instance, request_id), to compare two refusals. */
+export function comparableProblem (res: Answer): Record<string, unknown> {
+  const { instance: _instance, request_id: _requestId, ...rest } = res.json()
+  return { status: res.statusCode, ...rest }
+}

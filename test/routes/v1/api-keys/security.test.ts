@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
-import type { LightMyRequestResponse } from 'fastify'
-import t, { type Test } from 'tap'
-import { bearer, build } from '../../../helper.js'
+import t from 'tap'
+import { bearer, build, comparableProblem, expectProblem } from '../../../helper.js'
 import { makeCityWithKey, makeKey } from '../../../factories.js'
 
 const { app, database } = await build(t)
@@ -14,18 +13,6 @@ const operations = (id: string): Inject[] => [
   { method: 'GET', url: `/v1/api-keys/${id}` },
   { method: 'DELETE', url: `/v1/api-keys/${id}` }
 ]
-
-function assertProblem (t: Test, res: LightMyRequestResponse, status: number, code: string, what: string): void {
-  t.equal(res.statusCode, status, `${what}: status ${status}`)
-  t.match(res.headers['content-type'], /^application\/problem\+json/, `${what}: problem+json`)
-  t.equal(res.json().code, code, `${what}: code ${code}`)
-  t.equal(res.json().status, status)
-}
-
-const comparable = (res: LightMyRequestResponse): Record<string, unknown> => {
-  const { instance: _instance, request_id: _requestId, ...rest } = res.json()
-  return { status: res.statusCode, ...rest }
-}
 
 async function listIds (key: string): Promise<string[]> {
   const res = await app.inject({ method: 'GET', url: '/v1/api-keys?limit=200', headers: bearer(key) })
@@ -46,7 +33,7 @@ t.test('every api-keys operation answers 401 problem+json with WWW-Authenticate:
   const city = await makeCityWithKey(db)
   for (const op of operations(city.keyId)) {
     const res = await app.inject(op)
-    assertProblem(t, res, 401, 'unauthorized', `${op.method} ${op.url}`)
+    expectProblem(t, res, 401, 'unauthorized', `${op.method} ${op.url}`)
     t.match(res.headers['www-authenticate'], /^Bearer\b/)
   }
   t.same(await listIds(city.key), [city.keyId], 'nothing was created')
@@ -58,7 +45,7 @@ t.test('a malformed Authorization header is 401 with WWW-Authenticate: Bearer', 
   const malformed = ['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer ', `Bearer ${city.key} extra`, city.key, `Token ${city.key}`, 'Bearer \u00e9t\u00e9']
   for (const authorization of malformed) {
     const res = await app.inject({ method: 'GET', url: '/v1/api-keys', headers: { authorization } })
-    assertProblem(t, res, 401, 'unauthorized', JSON.stringify(authorization.replace(city.key, '<key>')))
+    expectProblem(t, res, 401, 'unauthorized', JSON.stringify(authorization.replace(city.key, '<key>')))
     t.match(res.headers['www-authenticate'], /^Bearer\b/)
   }
 })
@@ -67,7 +54,7 @@ t.test('an unknown key is 401 with WWW-Authenticate: Bearer, and the answer does
   const unknown = `coh_${randomBytes(24).toString('base64url')}`
   for (const op of operations(randomUUID())) {
     const res = await app.inject({ ...op, headers: bearer(unknown) })
-    assertProblem(t, res, 401, 'unauthorized', `${op.method} ${op.url}`)
+    expectProblem(t, res, 401, 'unauthorized', `${op.method} ${op.url}`)
     t.match(res.headers['www-authenticate'], /^Bearer\b/)
     t.notOk(res.body.includes(unknown))
   }
@@ -78,7 +65,7 @@ t.test('a key without admin is 403 on every api-keys operation, naming the missi
   const reader = await makeKey(db, city.id, ['incidents:read', 'kpis:write'])
   for (const op of operations(city.keyId)) {
     const res = await app.inject({ ...op, headers: bearer(reader.key) })
-    assertProblem(t, res, 403, 'forbidden', `${op.method} ${op.url}`)
+    expectProblem(t, res, 403, 'forbidden', `${op.method} ${op.url}`)
     t.match(res.json().detail, /\badmin\b/)
   }
   t.same((await listIds(city.key)).sort(), [city.keyId, reader.id].sort(), 'the refused POST created nothing')
@@ -89,7 +76,7 @@ t.test('personal-data scopes are not implied by admin: admin alone cannot grant 
   const city = await makeCityWithKey(db)
   for (const scope of ['incidents:read_personal', 'stakeholders:read_contact', 'surveys:read_responses']) {
     const res = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: bearer(city.key), payload: { name: 'p', scopes: [scope] } })
-    assertProblem(t, res, 403, 'forbidden', scope)
+    expectProblem(t, res, 403, 'forbidden', scope)
     t.match(res.json().detail, scope)
   }
 })
@@ -100,8 +87,8 @@ t.test('another city\'s key id answers 404 exactly like a random UUID, on GET an
   for (const method of ['GET', 'DELETE'] as const) {
     const foreign = await app.inject({ method, url: `/v1/api-keys/${theirs.keyId}`, headers: bearer(ours.key) })
     const random = await app.inject({ method, url: `/v1/api-keys/${randomUUID()}`, headers: bearer(ours.key) })
-    assertProblem(t, foreign, 404, 'not_found', `${method} another city's key`)
-    t.same(comparable(foreign), comparable(random), `${method}: indistinguishable from a key that does not exist`)
+    expectProblem(t, foreign, 404, 'not_found', `${method} another city's key`)
+    t.same(comparableProblem(foreign), comparableProblem(random), `${method}: indistinguishable from a key that does not exist`)
   }
   const still = await app.inject({ method: 'GET', url: '/v1/city', headers: bearer(theirs.key) })
   t.equal(still.statusCode, 200, 'the other city\'s key still works')
@@ -127,7 +114,7 @@ t.test('a city_id in the create body is refused as an unknown field: the city co
   const ours = await makeCityWithKey(db)
   const theirs = await makeCityWithKey(db)
   const res = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: bearer(ours.key), payload: { name: 'x', scopes: ['kpis:read'], city_id: theirs.id } })
-  assertProblem(t, res, 400, 'validation_failed', 'a city_id in the body')
+  expectProblem(t, res, 400, 'validation_failed', 'a city_id in the body')
   t.same(res.json().errors, [{ path: '/body/city_id', message: 'is not a known field' }])
   t.same(await listIds(theirs.key), [theirs.keyId])
 })
@@ -136,7 +123,7 @@ t.test('a cursor issued to city A is 400 invalid_cursor for city B', async (t) =
   const a = await cityWithCursor()
   const b = await cityWithCursor()
   const res = await app.inject({ method: 'GET', url: `/v1/api-keys?limit=1&cursor=${encodeURIComponent(a.cursor)}`, headers: bearer(b.key) })
-  assertProblem(t, res, 400, 'invalid_cursor', 'foreign cursor')
+  expectProblem(t, res, 400, 'invalid_cursor', 'foreign cursor')
   t.same(res.json().errors, [{ path: '/query/cursor', message: 'is not valid for this list' }])
   const own = await app.inject({ method: 'GET', url: `/v1/api-keys?limit=1&cursor=${encodeURIComponent(a.cursor)}`, headers: bearer(a.key) })
   t.equal(own.statusCode, 200, 'the same cursor works for the city it was issued to')
@@ -157,7 +144,7 @@ t.test('a tampered cursor is 400 invalid_cursor', async (t) => {
   }
   for (const [what, cursor] of Object.entries(tampered)) {
     const res = await app.inject({ method: 'GET', url: `/v1/api-keys?cursor=${encodeURIComponent(cursor)}`, headers: bearer(a.key) })
-    assertProblem(t, res, 400, 'invalid_cursor', what)
+    expectProblem(t, res, 400, 'invalid_cursor', what)
   }
 })
 
@@ -172,7 +159,7 @@ t.test('a cursor from the api-keys list is 400 invalid_cursor on the audit-event
   t.type(keysCursor, 'string')
   t.type(eventsCursor, 'string')
   const onEvents = await app.inject({ method: 'GET', url: `/v1/audit-events?cursor=${encodeURIComponent(keysCursor)}`, headers: bearer(city.key) })
-  assertProblem(t, onEvents, 400, 'invalid_cursor', 'api-keys cursor on audit-events')
+  expectProblem(t, onEvents, 400, 'invalid_cursor', 'api-keys cursor on audit-events')
   const onKeys = await app.inject({ method: 'GET', url: `/v1/api-keys?cursor=${encodeURIComponent(eventsCursor)}`, headers: bearer(city.key) })
-  assertProblem(t, onKeys, 400, 'invalid_cursor', 'audit-events cursor on api-keys')
+  expectProblem(t, onKeys, 400, 'invalid_cursor', 'audit-events cursor on api-keys')
 })

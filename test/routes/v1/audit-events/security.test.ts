@@ -1,22 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto'
-import type { LightMyRequestResponse } from 'fastify'
-import t, { type Test } from 'tap'
-import { bearer, build } from '../../../helper.js'
+import t from 'tap'
+import { bearer, build, comparableProblem, expectProblem } from '../../../helper.js'
 import { makeCityWithKey, makeKey } from '../../../factories.js'
 
 const { app, database } = await build(t)
 const db = database.db
-
-function assertProblem (t: Test, res: LightMyRequestResponse, status: number, code: string, what: string): void {
-  t.equal(res.statusCode, status, `${what}: status ${status}`)
-  t.match(res.headers['content-type'], /^application\/problem\+json/, `${what}: problem+json`)
-  t.equal(res.json().code, code, `${what}: code ${code}`)
-}
-
-const comparable = (res: LightMyRequestResponse): Record<string, unknown> => {
-  const { instance: _instance, request_id: _requestId, ...rest } = res.json()
-  return { status: res.statusCode, ...rest }
-}
 
 /** A city with a few audit events (each key created through the API writes one). */
 async function cityWithEvents (count = 2): Promise<{ id: string, key: string, keyId: string, eventIds: string[] }> {
@@ -42,7 +30,7 @@ t.test('the audit-events operations answer 401 problem+json with WWW-Authenticat
   for (const url of ['/v1/audit-events', `/v1/audit-events/${eventId}`]) {
     for (const [what, extra] of Object.entries(headers)) {
       const res = await app.inject({ method: 'GET', url, headers: extra })
-      assertProblem(t, res, 401, 'unauthorized', `GET ${url} with ${what}`)
+      expectProblem(t, res, 401, 'unauthorized', `GET ${url} with ${what}`)
       t.match(res.headers['www-authenticate'], /^Bearer\b/)
       t.notOk('data' in res.json() || 'action' in res.json(), 'nothing of the trail is shown')
     }
@@ -54,7 +42,7 @@ t.test('reading the audit trail needs admin; another scope is 403 naming admin',
   const reader = await makeKey(db, city.id, ['incidents:read', 'incidents:read_personal', 'exports:read'])
   for (const url of ['/v1/audit-events', `/v1/audit-events/${city.eventIds[0] as string}`]) {
     const res = await app.inject({ method: 'GET', url, headers: bearer(reader.key) })
-    assertProblem(t, res, 403, 'forbidden', `GET ${url}`)
+    expectProblem(t, res, 403, 'forbidden', `GET ${url}`)
     t.match(res.json().detail, /\badmin\b/)
   }
 })
@@ -66,8 +54,8 @@ t.test('another city\'s audit event id answers 404 exactly like a random UUID', 
   t.equal((await app.inject({ method: 'GET', url: `/v1/audit-events/${theirEvent}`, headers: bearer(theirs.key) })).statusCode, 200, 'the event exists for its own city')
   const foreign = await app.inject({ method: 'GET', url: `/v1/audit-events/${theirEvent}`, headers: bearer(ours.key) })
   const random = await app.inject({ method: 'GET', url: `/v1/audit-events/${randomUUID()}`, headers: bearer(ours.key) })
-  assertProblem(t, foreign, 404, 'not_found', 'another city\'s event')
-  t.same(comparable(foreign), comparable(random), 'indistinguishable from an event that does not exist')
+  expectProblem(t, foreign, 404, 'not_found', 'another city\'s event')
+  t.same(comparableProblem(foreign), comparableProblem(random), 'indistinguishable from an event that does not exist')
 })
 
 t.test('another city\'s audit list shows none of our events, whatever the filter', async (t) => {
@@ -91,11 +79,11 @@ t.test('an audit-events cursor of city A is 400 invalid_cursor for city B; a tam
   const cursor = (await app.inject({ method: 'GET', url: '/v1/audit-events?limit=1', headers: bearer(a.key) })).json().next_cursor as string
   t.type(cursor, 'string')
   const foreign = await app.inject({ method: 'GET', url: `/v1/audit-events?limit=1&cursor=${encodeURIComponent(cursor)}`, headers: bearer(b.key) })
-  assertProblem(t, foreign, 400, 'invalid_cursor', 'A\'s cursor used by B')
+  expectProblem(t, foreign, 400, 'invalid_cursor', 'A\'s cursor used by B')
   const [, signature] = cursor.split('.') as [string, string]
   const forged = `${Buffer.from(JSON.stringify([b.eventIds[0]])).toString('base64url')}.${signature}`
   const tampered = await app.inject({ method: 'GET', url: `/v1/audit-events?cursor=${encodeURIComponent(forged)}`, headers: bearer(a.key) })
-  assertProblem(t, tampered, 400, 'invalid_cursor', 'a forged position')
+  expectProblem(t, tampered, 400, 'invalid_cursor', 'a forged position')
   const own = await app.inject({ method: 'GET', url: `/v1/audit-events?limit=1&cursor=${encodeURIComponent(cursor)}`, headers: bearer(a.key) })
   t.equal(own.statusCode, 200, 'the cursor still works for A')
   t.equal(own.json().data.length, 1)

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import type { LightMyRequestResponse } from 'fastify'
-import t, { type Test } from 'tap'
-import { bearer, build } from '../../../helper.js'
+import t from 'tap'
+import { bearer, build, expectProblem } from '../../../helper.js'
 import { makeCityWithKey, makeKey } from '../../../factories.js'
 
 const { app, database } = await build(t)
@@ -11,12 +10,6 @@ const operations = [
   { method: 'GET' as const, url: '/v1/city' },
   { method: 'PATCH' as const, url: '/v1/city', headers: { 'if-match': '*' }, payload: { population: 1 } }
 ]
-
-function assertProblem (t: Test, res: LightMyRequestResponse, status: number, code: string, what: string): void {
-  t.equal(res.statusCode, status, `${what}: status ${status}`)
-  t.match(res.headers['content-type'], /^application\/problem\+json/, `${what}: problem+json`)
-  t.equal(res.json().code, code, `${what}: code ${code}`)
-}
 
 async function population (key: string): Promise<number | null> {
   return (await app.inject({ method: 'GET', url: '/v1/city', headers: bearer(key) })).json().population
@@ -35,7 +28,7 @@ t.test('GET and PATCH /v1/city answer 401 problem+json with WWW-Authenticate: Be
   for (const op of operations) {
     for (const [what, extra] of Object.entries(headers)) {
       const res = await app.inject({ ...op, headers: { ...op.headers, ...extra } })
-      assertProblem(t, res, 401, 'unauthorized', `${op.method} with ${what}`)
+      expectProblem(t, res, 401, 'unauthorized', `${op.method} with ${what}`)
       t.match(res.headers['www-authenticate'], /^Bearer\b/)
     }
   }
@@ -46,7 +39,7 @@ t.test('PATCH /v1/city with a key lacking admin is 403 naming admin, and changes
   const city = await makeCityWithKey(db)
   const writer = await makeKey(db, city.id, ['incidents:write', 'stakeholders:write'])
   const res = await app.inject({ method: 'PATCH', url: '/v1/city', headers: { ...bearer(writer.key), 'if-match': '*' }, payload: { population: 1 } })
-  assertProblem(t, res, 403, 'forbidden', 'PATCH without admin')
+  expectProblem(t, res, 403, 'forbidden', 'PATCH without admin')
   t.match(res.json().detail, /\badmin\b/)
   t.equal(await population(city.key), 135000)
 })
@@ -60,7 +53,7 @@ t.test('a key reads and changes only its own city; another city\'s ETag is 412 a
   t.equal(readB.json().id, b.id)
 
   const cross = await app.inject({ method: 'PATCH', url: '/v1/city', headers: { ...bearer(b.key), 'if-match': readA.headers.etag as string }, payload: { population: 7 } })
-  assertProblem(t, cross, 412, 'precondition_failed', 'B patching with A\'s ETag')
+  expectProblem(t, cross, 412, 'precondition_failed', 'B patching with A\'s ETag')
   t.equal(await population(a.key), 135000)
   t.equal(await population(b.key), 135000)
 
