@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Socket } from 'node:net'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
+import { serializeError } from './lib/db-errors.js'
 import { problemBody, ProblemError } from './lib/problems.js'
 import { sharedSchemas } from './lib/schemas.js'
-import { holdsNul, validatorCompiler } from './lib/validation.js'
+import { MERGE_PATCH_TYPE } from './lib/merge-patch.js'
+import { unusableJson, validatorCompiler } from './lib/validation.js'
 import auth from './plugins/auth.js'
 import db from './plugins/db.js'
 import idempotency from './plugins/idempotency.js'
@@ -32,14 +34,27 @@ export const REDACTED_PATHS = [
   'latitude', '*.latitude', 'longitude', '*.longitude', 'body', '*.body'
 ]
 
+/** Longer path parameters (ids are 36 characters) are refused by the router with a 414. */
+const MAX_PARAM_LENGTH = 200
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 /** The production logger's options: level from the config, credentials and personal fields redacted. */
-export const loggerOptions = (config: Config) => ({ level: config.LOG_LEVEL, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } })
+export const loggerOptions = (config: Config) => ({
+  level: config.LOG_LEVEL,
+  redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  // Errors are logged by what identifies them, never by a database error's message (the query and its values).
+  serializers: { err: serializeError }
+})
 
-export function serverOptions (config: Config, logger: FastifyServerOptions['logger'] = true): FastifyServerOptions {
+/** A logger already made (the server's, on its own destination), or logger options, or none. */
+export type AppLogger = FastifyServerOptions['logger'] | FastifyBaseLogger
+
+const isInstance = (logger: AppLogger): logger is FastifyBaseLogger => typeof (logger as { child?: unknown } | undefined)?.child === 'function'
+
+export function serverOptions (config: Config, logger: AppLogger = true): FastifyServerOptions {
   return {
-    logger: logger === true ? loggerOptions(config) : logger,
+    ...(isInstance(logger) ? { loggerInstance: logger } : { logger: logger === true ? loggerOptions(config) : logger }),
     // A caller's own request id is kept when it is sane, so a portal can follow one request across systems.
     requestIdHeader: false,
     genReqId: (req) => {
@@ -49,9 +64,10 @@ export function serverOptions (config: Config, logger: FastifyServerOptions['log
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     return503OnClosing: true,
     clientErrorHandler: problemOnClientError,
+    frameworkErrors: problemOnRouterError,
     // Installed as a factory so that every plugin context, including those that add schemas, validates with it.
     schemaController: { compilersFactory: { buildValidator: () => validatorCompiler as never } }
   }
@@ -67,6 +83,18 @@ function problemOnClientError (err: Error & { code?: string }, socket: Socket): 
   socket.end(`HTTP/1.1 ${status} ${code.replace(/_/g, ' ')}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }
 
+/**
+ * The router's own refusals (a path segment longer than maxParamLength, a malformed URL) happen before any
+ * route or hook runs: they are answered here, as problems like every other answer.
+ */
+function problemOnRouterError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const [status, code, detail] = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+    ? [414, 'uri_too_long', `A path segment is longer than ${MAX_PARAM_LENGTH} characters.`] as const
+    : [400, 'bad_request', 'The URL is not valid.'] as const
+  const body = problemBody(code, detail, { status, instance: request.url.split('?')[0] ?? '/', requestId: String(request.id) })
+  reply.code(status).header('x-request-id', request.id).type('application/problem+json').send(body)
+}
+
 export interface AppOptions {
   config: Config
   database: Database
@@ -76,18 +104,20 @@ export interface AppOptions {
  * The whole app: cross-cutting plugins, then the resources. Tests build exactly this, with their own
  * database and logger.
  */
-export async function buildApp ({ config, database }: AppOptions, logger: FastifyServerOptions['logger'] = true): Promise<FastifyInstance> {
+export async function buildApp ({ config, database }: AppOptions, logger: AppLogger = true): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(config, logger)).withTypeProvider<TypeBoxTypeProvider>()
   // Operations take JSON only (the spec lists no other body type), so text/plain is a 415, not a string that
   // then fails validation as a 400. A route that accepts text registers its own parser.
   app.removeContentTypeParser('text/plain')
-  // PostgreSQL text cannot hold a NUL character: refuse it at the door, with the same problem as bad JSON.
+  // A parsed body PostgreSQL cannot store (a NUL character) or too deep to walk safely is refused at the door,
+  // with the same problem as bad JSON. PATCH bodies may say what they are: a JSON Merge Patch.
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  app.addContentTypeParser(['application/json', MERGE_PATCH_TYPE], { parseAs: 'string' }, (request, body, done) => {
     parseJson(request, String(body), (err, value) => {
-      if (err !== null) done(err, undefined)
-      else if (holdsNul(value)) done(new ProblemError('malformed_body', 'Text must not contain NUL characters (\\u0000).'), undefined)
+      if (err !== null) { done(err, undefined); return }
+      const unusable = unusableJson(value)
+      if (unusable !== null) done(new ProblemError('malformed_body', unusable), undefined)
       else done(null, value)
     })
   })
@@ -99,13 +129,13 @@ export async function buildApp ({ config, database }: AppOptions, logger: Fastif
   await app.register(db, { database })
   await app.register(keys, { encryptionKey: config.ENCRYPTION_KEY })
   await app.register(openapi, { version })
+  await app.register(auth, { cacheTtlMs: config.AUTH_CACHE_TTL_MS, rateLimitMax: config.RATE_LIMIT_MAX, rateLimitWindowMs: config.RATE_LIMIT_WINDOW_MS })
   await app.register(protection, {
     corsOrigins: config.corsOrigins,
     rateLimitMax: config.RATE_LIMIT_MAX,
     rateLimitWindowMs: config.RATE_LIMIT_WINDOW_MS,
     maxEventLoopDelayMs: config.MAX_EVENT_LOOP_DELAY_MS
   })
-  await app.register(auth, { cacheTtlMs: config.AUTH_CACHE_TTL_MS })
   await app.register(idempotency, { ttlHours: config.IDEMPOTENCY_TTL_HOURS })
 
   await app.register(health, { prefix: '/health' })

@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace'
-import { buildApp } from './app.js'
+import { pino } from 'pino'
+import { buildApp, loggerOptions } from './app.js'
 import { bootstrapDemoCity } from './bootstrap.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { openDatabase } from './db/client.js'
@@ -17,8 +18,13 @@ async function main (): Promise<void> {
     }
     throw err
   }
-  const database = await openDatabase(config)
-  const app = await buildApp({ config, database })
+  // Log lines are written asynchronously, off the request's path (lines that queue up go out together); what is
+  // still queued is flushed when the process ends.
+  const destination = pino.destination({ dest: 1, sync: false })
+  const logger = pino(loggerOptions(config), destination)
+  process.on('exit', () => { try { destination.flushSync() } catch { /* nothing left to write to */ } })
+  const database = await openDatabase(config, logger)
+  const app = await buildApp({ config, database }, logger)
   closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: app.log }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'closing after an unexpected error')
     else app.log.info({ signal }, 'closing: finishing in-flight requests')

@@ -34,6 +34,9 @@ function closeOnce (close: () => Promise<void>): () => Promise<void> {
   return async () => { closing ??= close(); await closing }
 }
 
+/** How much longer than statement_timeout the client waits for an answer before giving up on the connection. */
+const QUERY_TIMEOUT_MARGIN_MS = 5000
+
 /** Runs raw SQL and returns its rows; both drivers answer with `{ rows }`. */
 export async function query<T> (db: Executor, statement: SQL): Promise<T[]> {
   const result = await db.execute(statement) as unknown as { rows: T[] }
@@ -47,11 +50,19 @@ export async function openDatabase (options: DatabaseOptions, log?: Logger): Pro
       max: options.DATABASE_POOL_SIZE,
       connectionTimeoutMillis: options.DATABASE_CONNECT_TIMEOUT_MS,
       statement_timeout: options.DATABASE_STATEMENT_TIMEOUT_MS,
+      // A server that vanished without closing the socket is noticed by the client too, not only by the server.
+      query_timeout: options.DATABASE_STATEMENT_TIMEOUT_MS + QUERY_TIMEOUT_MARGIN_MS,
+      keepAlive: true,
       idleTimeoutMillis: 30000,
       application_name: 'cohesion'
     })
-    // An idle client losing its connection (a Postgres restart) must not crash the process.
-    pool.on('error', (err) => log?.error({ err: { message: err.message, code: (err as { code?: string }).code } }, 'idle database connection failed'))
+    const connectionLost = (err: Error): void => { log?.warn({ err }, 'database connection lost') }
+    // pg-pool listens for errors on idle clients only. A connection lost while a request holds its client (a
+    // Postgres restart between two statements of a transaction) emits an error on that client, which would end
+    // the process without a listener of its own. The request itself fails with the error of its next query, and
+    // the pool drops the client when it is released.
+    pool.on('connect', (client) => { client.on('error', connectionLost) })
+    pool.on('error', connectionLost)
     return { db: drizzlePg({ client: pool, schema }) as unknown as Db, driver: 'pg', close: closeOnce(async () => { await pool.end() }) }
   }
   mkdirSync(options.DATA_DIR, { recursive: true })

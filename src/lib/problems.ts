@@ -51,13 +51,16 @@ export class ProblemError extends Error {
   readonly code: ProblemCode
   readonly errors: FieldError[] | undefined
   readonly headers: Record<string, string>
+  /** The same request sent again may succeed (it met a concurrent write): no Idempotency-Key keeps this answer. */
+  readonly retryable: boolean
 
-  constructor (code: ProblemCode, detail?: string, options: { errors?: FieldError[], headers?: Record<string, string> } = {}) {
+  constructor (code: ProblemCode, detail?: string, options: { errors?: FieldError[], headers?: Record<string, string>, retryable?: boolean } = {}) {
     super(detail ?? PROBLEM_TYPES[code].title)
     this.code = code
     this.status = PROBLEM_TYPES[code].status
     this.errors = options.errors
     this.headers = options.headers ?? {}
+    this.retryable = options.retryable ?? false
   }
 }
 

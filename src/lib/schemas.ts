@@ -59,6 +59,10 @@ export const referencedSchema = (schema: TSchema): TSchema => {
 /** A response that carries the object's ETag header (documented by the openapi plugin). */
 export const withEtag = <T extends TSchema>(schema: T): T => ({ ...schema, headers: { ETag: { type: 'string', maxLength: 200 } } })
 
+/** A PATCH body: a JSON Merge Patch (RFC 7396), sent as application/merge-patch+json or as plain JSON. */
+export const mergePatchBody = <T extends TSchema>(schema: T): T =>
+  ({ content: { 'application/merge-patch+json': { schema }, 'application/json': { schema } } }) as unknown as T
+
 /** The empty body of a 204. */
 export const NoContent = (description: string) => Type.Unsafe<null>({ type: 'null', description })
 

@@ -84,10 +84,33 @@ export function fieldErrors (issues: ValidationIssue[], part: string): FieldErro
   }
 }
 
-/** Whether any string in a parsed JSON value holds a NUL character. */
-export function holdsNul (value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000')
-  if (Array.isArray(value)) return value.some(holdsNul)
-  if (value !== null && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\u0000') || holdsNul(v))
-  return false
+/** How deeply objects and arrays may nest in a body: far beyond any schema of the API, far below the stack's limit. */
+export const MAX_JSON_DEPTH = 64
+
+/**
+ * What makes a parsed JSON value unusable before any schema looks at it: a NUL character in a string or a
+ * member name (PostgreSQL text cannot hold one), or nesting deeper than MAX_JSON_DEPTH (every recursive walk
+ * after this one, validation and hashing included, could exhaust the stack). Walks with a stack of its own, so
+ * no input can overflow this check itself. Returns the client-safe reason, or null.
+ */
+export function unusableJson (value: unknown): string | null {
+  const pending: Array<{ value: unknown, depth: number }> = [{ value, depth: 0 }]
+  while (pending.length > 0) {
+    const { value: current, depth } = pending.pop() as { value: unknown, depth: number }
+    if (typeof current === 'string') {
+      if (current.includes('\u0000')) return 'Text must not contain NUL characters (\\u0000).'
+      continue
+    }
+    if (current === null || typeof current !== 'object') continue
+    if (depth >= MAX_JSON_DEPTH) return `Objects and arrays must not nest more than ${MAX_JSON_DEPTH} levels deep.`
+    if (Array.isArray(current)) {
+      for (const item of current) pending.push({ value: item, depth: depth + 1 })
+    } else {
+      for (const [name, item] of Object.entries(current)) {
+        if (name.includes('\u0000')) return 'Text must not contain NUL characters (\\u0000).'
+        pending.push({ value: item, depth: depth + 1 })
+      }
+    }
+  }
+  return null
 }

@@ -25,6 +25,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Drops a key from this process's memory at once (after a revoke). */
     forgetApiKey: (secretHash: string) => void
+    /** Whose allowance a request draws on: a key this process has verified, else the client's address. */
+    rateLimitSubject: (request: FastifyRequest) => Promise<string>
   }
 }
 
@@ -51,26 +53,71 @@ export function bearerTokenHash (request: FastifyRequest): string | null {
 
 /** How often a key's last_used_at is written: often enough to tell a key in use, rarely enough to cost nothing. */
 const TOUCH_INTERVAL_MS = 60_000
+/**
+ * How long a token that matches no key is remembered as unknown: a client repeating a wrong or revoked key
+ * costs one look-up a minute, not one per request. Keys are random, so a new key never matches a token
+ * guessed before it was made.
+ */
+const UNKNOWN_TTL_MS = 60_000
+
+export interface AuthOptions {
+  /** How long a verified key is trusted without asking the database again (AUTH_CACHE_TTL_MS). */
+  cacheTtlMs: number
+  /** The request allowance per window: also how many unknown keys one address may try before it is refused unread. */
+  rateLimitMax: number
+  rateLimitWindowMs: number
+}
 
 /**
  * Authenticates every route that declares `security` in its schema, and enforces the scopes listed there:
  * the spec and the check come from the same declaration. A verified key is remembered for
  * AUTH_CACHE_TTL_MS so that the hot path needs no query of its own; a revoke in this process forgets it at once.
+ *
+ * The key is resolved once per request, first by the rate limiter (a known key draws on its own allowance,
+ * anything else on its address's), and the result is reused here. Guessing keys is made slow and cheap: an
+ * address that has tried as many unknown keys as its allowance within a window is not looked up any more.
  */
-export default fp<{ cacheTtlMs: number }>(async (app, { cacheTtlMs }) => {
+export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimitWindowMs }) => {
   const cache = new LRUCache<string, CachedKey>({ max: 10_000 })
+  // Kept apart from the verified keys, so that a flood of made-up tokens cannot push real keys out.
+  const unknown = new LRUCache<string, true>({ max: 100_000, ttl: UNKNOWN_TTL_MS })
+  const misses = new LRUCache<string, number>({ max: 100_000, ttl: rateLimitWindowMs })
+  const resolved = new WeakMap<FastifyRequest, Promise<CachedKey | null>>()
   app.decorateRequest('caller', null)
   app.decorate('forgetApiKey', (secretHash: string) => { cache.delete(secretHash) })
+  app.decorate('rateLimitSubject', async (request: FastifyRequest) => {
+    const entry = await keyOf(request)
+    return entry === null ? `ip:${request.ip}` : `key:${entry.keyId}`
+  })
 
   const findKey = app.db.select({
     cityId: apiKeys.cityId, keyId: apiKeys.id, scopes: apiKeys.scopes, sources: apiKeys.sources, expiresAt: apiKeys.expiresAt, lastUsedAt: apiKeys.lastUsedAt
   }).from(apiKeys).where(and(eq(apiKeys.secretHash, sql.placeholder('hash')), isNull(apiKeys.revokedAt))).limit(1).prepare('find_api_key')
 
-  async function lookup (secretHash: string, now: number): Promise<CachedKey | null> {
+  /** The request's key, verified (null: none, unknown, revoked, or not looked up for a guessing address). */
+  function keyOf (request: FastifyRequest): Promise<CachedKey | null> {
+    let entry = resolved.get(request)
+    if (entry === undefined) {
+      const hash = bearerTokenHash(request)
+      entry = hash === null ? Promise.resolve(null) : lookup(hash, request.ip, Date.now())
+      resolved.set(request, entry)
+    }
+    return entry
+  }
+
+  async function lookup (secretHash: string, address: string, now: number): Promise<CachedKey | null> {
     const hit = cache.get(secretHash)
     if (hit !== undefined && now - hit.checkedAt < cacheTtlMs) return hit
+    if (unknown.has(secretHash)) return null
+    const tried = misses.get(address) ?? 0
+    if (hit === undefined && tried >= rateLimitMax) return null
     const [row] = await findKey.execute({ hash: secretHash })
-    if (row === undefined) { cache.delete(secretHash); return null }
+    if (row === undefined) {
+      cache.delete(secretHash)
+      if (cacheTtlMs > 0) unknown.set(secretHash, true)
+      misses.set(address, tried + 1, { noUpdateTTL: tried > 0 })
+      return null
+    }
     const entry: CachedKey = {
       keyId: row.keyId,
       cityId: row.cityId,
@@ -80,7 +127,7 @@ export default fp<{ cacheTtlMs: number }>(async (app, { cacheTtlMs }) => {
       checkedAt: now,
       touchedAt: hit?.touchedAt ?? row.lastUsedAt?.getTime() ?? 0
     }
-    if (cacheTtlMs > 0) cache.set(secretHash, entry)
+    cache.set(secretHash, entry)
     return entry
   }
 
@@ -91,7 +138,7 @@ export default fp<{ cacheTtlMs: number }>(async (app, { cacheTtlMs }) => {
     app.db.update(apiKeys).set({ lastUsedAt: sql`now()` })
       .where(and(eq(apiKeys.cityId, entry.cityId), eq(apiKeys.id, entry.keyId),
         or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, sql`now() - interval '1 minute'`))))
-      .catch((err: Error) => { request.log.warn({ err: { message: err.message } }, 'could not record key use') })
+      .catch((err: Error) => { request.log.warn({ err }, 'could not record key use') })
   }
 
   // preParsing rather than onRequest: the rate limiter hooks each route's own onRequest, which runs after every
@@ -105,7 +152,7 @@ export default fp<{ cacheTtlMs: number }>(async (app, { cacheTtlMs }) => {
     const challenge = { 'www-authenticate': 'Bearer realm="cohesion"' }
     if (hash === null) throw new ProblemError('unauthorized', 'Send an API key as `Authorization: Bearer <key>`.', { headers: challenge })
     const now = Date.now()
-    const entry = await lookup(hash, now)
+    const entry = await keyOf(request)
     if (entry === null || (entry.expiresAt !== null && entry.expiresAt <= now)) {
       throw new ProblemError('unauthorized', 'The API key is unknown, revoked or expired.', { headers: challenge })
     }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { problemBody, ProblemError, type FieldError, type ProblemCode } from '../lib/problems.js'
+import { databaseError, isDatabaseUnavailable } from '../lib/db-errors.js'
 import { fieldErrors, type ValidationIssue } from '../lib/validation.js'
 
 const FASTIFY_CODES: Record<string, ProblemCode> = {
@@ -14,6 +15,9 @@ const FASTIFY_CODES: Record<string, ProblemCode> = {
   FST_ERR_BAD_URL: 'bad_request',
   FST_ERR_ASYNC_CONSTRAINT: 'bad_request'
 }
+
+/** Seconds a client is asked to wait when the database is unreachable: about one reconnection attempt. */
+const DATABASE_RETRY_AFTER_S = 2
 
 /** Maps any error to a problem code and client-safe detail; everything unknown is a 500 that says nothing. */
 function classify (error: FastifyError & { validation?: ValidationIssue[], validationContext?: string }): { code: ProblemCode, detail: string, errors?: FieldError[], headers?: Record<string, string>, status?: number } {
@@ -29,13 +33,14 @@ function classify (error: FastifyError & { validation?: ValidationIssue[], valid
   const mapped = error.code !== undefined ? FASTIFY_CODES[error.code] : undefined
   if (mapped !== undefined) return { code: mapped, detail: safeDetail(mapped, error) }
   if (error instanceof SyntaxError) return { code: 'malformed_body', detail: 'The body is not well-formed JSON.' }
-  const sqlState = (error as { code?: string }).code
+  if (isDatabaseUnavailable(error)) {
+    return { code: 'service_unavailable', detail: 'The database cannot be reached right now. Retry after Retry-After seconds; with the same Idempotency-Key a retry is safe.', headers: { 'retry-after': String(DATABASE_RETRY_AFTER_S) } }
+  }
+  const sqlState = databaseError(error)?.sqlstate
   if (sqlState === '23505') return { code: 'conflict', detail: 'A value that must be unique is already taken.' }
   if (sqlState === '23503') return { code: 'conflict', detail: 'A referenced object does not exist in this city.' }
   // Class 22 is PostgreSQL refusing a value it was sent (a NUL character, a number out of range): the input's fault.
-  if (typeof sqlState === 'string' && /^22[0-9A-Z]{3}$/.test(sqlState) && error.statusCode === undefined) {
-    return { code: 'bad_request', detail: 'A value in the request cannot be stored as sent.' }
-  }
+  if (sqlState !== undefined && sqlState.startsWith('22')) return { code: 'bad_request', detail: 'A value in the request cannot be stored as sent.' }
   const status = error.statusCode
   if (status === 429) return { code: 'rate_limited', detail: 'Too many requests.' }
   if (status !== undefined && status >= 400 && status < 500) {
@@ -63,9 +68,11 @@ export function sendProblem (request: FastifyRequest, reply: FastifyReply, code:
 export default fp(async (app) => {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const problem = classify(error)
-    const status = problem.status ?? (problem.code === 'internal_error' ? 500 : undefined)
-    if (problem.code === 'internal_error' || (status !== undefined && status >= 500)) {
+    if (error instanceof ProblemError && error.retryable) request.retryable = true
+    if (problem.code === 'internal_error') {
       request.log.error({ err: error }, 'request failed')
+    } else if (problem.code === 'service_unavailable') {
+      request.log.warn({ err: error }, 'request refused: database unavailable')
     } else {
       request.log.info({ problem: problem.code, status: error.statusCode }, 'request refused')
     }

@@ -4,7 +4,6 @@ import rateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
 import fp from 'fastify-plugin'
 import { ProblemError } from '../lib/problems.js'
-import { bearerTokenHash } from './auth.js'
 import { sendProblem } from './problems.js'
 
 export interface ProtectionOptions {
@@ -28,9 +27,10 @@ export default fp<ProtectionOptions>(async (app, options) => {
 
   await app.register(cors, {
     origin: options.corsOrigins.length === 0 ? false : options.corsOrigins,
-    methods: ['GET', 'POST', 'PATCH', 'DELETE'],
-    allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match', 'x-request-id'],
-    exposedHeaders: ['etag', 'location', 'retry-after', 'x-request-id', 'idempotent-replayed', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
+    // Every method the spec uses, and every response header it documents, so a browser portal can use them all.
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match', 'x-request-id', 'accept'],
+    exposedHeaders: ['etag', 'location', 'content-disposition', 'retry-after', 'x-request-id', 'idempotent-replayed', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
     maxAge: 600
   })
 
@@ -39,12 +39,10 @@ export default fp<ProtectionOptions>(async (app, options) => {
     max: options.rateLimitMax,
     timeWindow: options.rateLimitWindowMs,
     enableDraftSpec: true,
-    // Counted per API key (or per client address without one), before authentication, so that requests
-    // with a missing or unknown key are counted too.
-    keyGenerator: (request) => {
-      const hash = bearerTokenHash(request)
-      return hash === null ? `ip:${request.ip}` : `key:${hash.slice(0, 32)}`
-    },
+    // Counted per API key, and per client address (behind a proxy, the one TRUST_PROXY names) for requests
+    // without a valid key: a missing key, a wrong one, or keys made up by the hundred all draw on their
+    // address's allowance, and the auth plugin stops looking up an address's new guesses once it is spent.
+    keyGenerator: async (request) => await app.rateLimitSubject(request),
     errorResponseBuilder: (_request, context) => new ProblemError('rate_limited', `The allowance of ${context.max} requests per ${context.after} is used up.`, {
       headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) }
     })
@@ -60,4 +58,4 @@ export default fp<ProtectionOptions>(async (app, options) => {
       }
     })
   }
-}, { name: 'protection', dependencies: ['problems'] })
+}, { name: 'protection', dependencies: ['problems', 'auth'] })

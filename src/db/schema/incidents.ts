@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import { boolean, char, check, date, foreignKey, index, integer, jsonb, numeric, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core'
 import { cities } from './cities.js'
-import { bytea, cityId, createdAt, updatedAt } from './columns.js'
+import { bytea, changeXid, cityId, createdAt, updatedAt } from './columns.js'
 
 export interface Referral { kind: 'program' | 'stakeholder', id: string, referred_on: string }
 
@@ -49,6 +49,7 @@ export const incidents = pgTable('incidents', {
   personalDataErasedAt: timestamp('personal_data_erased_at', { withTimezone: true, mode: 'date' }),
   contentHash: char('content_hash', { length: 64 }).notNull(),
   version: integer('version').notNull().default(1),
+  changeXid: changeXid(),
   createdAt: createdAt(),
   updatedAt: updatedAt()
 }, (t) => [
@@ -56,7 +57,7 @@ export const incidents = pgTable('incidents', {
   foreignKey({ columns: [t.cityId, t.duplicateOf], foreignColumns: [t.cityId, t.id] }),
   uniqueIndex('incidents_source_external_id_idx').on(t.cityId, t.source, t.externalId),
   index('incidents_occurred_idx').on(t.cityId, t.occurredOn.desc(), t.id.desc()),
-  index('incidents_updated_idx').on(t.cityId, t.updatedAt, t.id),
+  index('incidents_change_feed_idx').on(t.cityId, t.changeXid, t.id),
   // The case queue (status) and a neighbourhood's history are read newest first, like the whole list.
   index('incidents_status_idx').on(t.cityId, t.status, t.occurredOn.desc(), t.id.desc()),
   index('incidents_neighborhood_idx').on(t.cityId, t.neighborhood, t.occurredOn.desc(), t.id.desc()),

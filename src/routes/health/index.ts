@@ -14,12 +14,13 @@ const READY_TIMEOUT_MS = 2000
 /** Liveness and readiness, outside /v1 and without a key, for load balancers and orchestrators. */
 const health: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/live', {
-    config: { rateLimit: false },
+    // Never shed under load: an orchestrator would restart a healthy instance that is merely busy.
+    config: { rateLimit: false, pressureHandler: () => undefined },
     schema: {
       operationId: 'getLiveness',
       tags: ['health'],
       summary: 'Is the process alive',
-      description: 'Answers 200 while the process runs; it does not touch the database. Not rate limited.',
+      description: 'Answers 200 while the process runs; it does not touch the database. Not rate limited, and not shed under load.',
       security: [],
       response: { 200: Status, ...problemResponses() }
     }
@@ -43,7 +44,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
         new Promise((_resolve, reject) => { timer = setTimeout(() => { reject(new Error('timed out')) }, READY_TIMEOUT_MS) })
       ])
     } catch (err) {
-      request.log.warn({ err: { message: (err as Error).message } }, 'readiness check failed')
+      request.log.warn({ err }, 'readiness check failed')
       throw new ProblemError('service_unavailable', 'The database does not answer.', { headers: { 'retry-after': '5' } })
     } finally {
       clearTimeout(timer)

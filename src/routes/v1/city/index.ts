@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { actorOf, recordAudit } from '../../../lib/audit.js'
-import { etagOf, expectedVersion, stale } from '../../../lib/etag.js'
+import { etagOf } from '../../../lib/etag.js'
 import { invalidField, notFound } from '../../../lib/problems.js'
-import { AUTHENTICATED, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { AUTHENTICATED, mergePatchBody, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { getCity, toCity, updateCity } from './repo.js'
 import { CityPatchSchema, CitySchema, isTimezone } from './schema.js'
@@ -36,26 +36,25 @@ const city: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Changes name, population, timezone, languages or the small-cell threshold. Requires `If-Match` with the ETag of the last read.',
       security: [{ bearer: ['admin'] }],
       headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read. Required.' })) }),
-      body: CityPatchSchema,
+      body: mergePatchBody(CityPatchSchema),
       response: { 200: withEtag(CityRef), ...problemResponses(...AUTHENTICATED, 412, 428) }
     }
   }, async (request, reply) => {
     const { cityId } = callerOf(request)
     const patch = request.body
     if (patch.timezone !== undefined && !isTimezone(patch.timezone)) throw invalidField('/body/timezone', 'is not an IANA timezone')
-    const version = expectedVersion(request, cityId)
-    const row = await app.db.transaction(async (tx) => {
-      const current = await getCity(tx, cityId)
-      if (current === undefined) throw notFound('city')
-      const languages = patch.languages ?? current.languages
-      const defaultLanguage = patch.default_language ?? current.defaultLanguage
-      if (!languages.includes(defaultLanguage)) throw invalidField(patch.languages ? '/body/languages' : '/body/default_language', 'must include the default language')
-      const updated = await updateCity(tx, cityId, version, patch)
-      if (updated === undefined) throw stale()
-      await recordAudit(tx, cityId, actorOf(request), { action: 'city.updated', objectType: 'city', objectId: cityId, details: { fields: Object.keys(patch) } })
-      return updated
+    const row = await updateVersioned(app.db, request, reply, {
+      what: 'city',
+      objectType: 'city',
+      action: () => 'city.updated',
+      read: async (tx) => await getCity(tx, cityId),
+      write: async (tx, current) => {
+        const languages = patch.languages ?? current.languages
+        const defaultLanguage = patch.default_language ?? current.defaultLanguage
+        if (!languages.includes(defaultLanguage)) throw invalidField(patch.languages ? '/body/languages' : '/body/default_language', 'must include the default language')
+        return await updateCity(tx, cityId, current.version, patch)
+      }
     })
-    reply.header('etag', etagOf(row.id, row.version))
     return toCity(row)
   })
 }

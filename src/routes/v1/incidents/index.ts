@@ -2,23 +2,27 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { Compile } from 'typebox/compile'
+import type { Executor } from '../../../db/client.js'
 import { actorOf, recordAudit } from '../../../lib/audit.js'
-import { openPersonal, sealPersonal } from '../../../lib/envelope.js'
-import { etagOf, expectedVersion, stale } from '../../../lib/etag.js'
+import { sealPersonal } from '../../../lib/envelope.js'
+import { etagOf } from '../../../lib/etag.js'
+import { ndjsonParser, NDJSON_TYPE } from '../../../lib/ndjson.js'
 import { pageOf } from '../../../lib/pagination.js'
-import { invalidField, notFound, ProblemError } from '../../../lib/problems.js'
-import { AUTHENTICATED, IdParams, NoContent, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { notFound, ProblemError } from '../../../lib/problems.js'
+import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
 import { grants } from '../../../lib/scopes.js'
-import { holdsNul, validatorCompiler } from '../../../lib/validation.js'
+import { updateVersioned } from '../../../lib/update.js'
+import { validatorCompiler } from '../../../lib/validation.js'
 import { callerOf, type Caller } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
+import { TAXONOMY_VERSION } from '../../../taxonomies/index.js'
 import { getCity } from '../city/repo.js'
-import { ingestIncidents, UnparsableItem } from './ingest.js'
-import { toIncident, toInput, type PersonalView } from './present.js'
+import { CONCURRENT, ingestIncidents, type IngestResult } from './ingest.js'
+import { openStoredPersonal, toIncident, toInput, type PersonalView } from './present.js'
 import { erasePersonalData, getIncident, listIncidents, possibleDuplicates, replaceIncident, type IncidentRow, type ListPosition } from './repo.js'
-import { prepareIncident, type PersonalData } from './rules.js'
+import { carriesCodes, dateFilterProblem, mergeIncident, prepareIncident } from './rules.js'
 import { BatchQuery, BatchResultSchema, IncidentInputSchema, IncidentListQuery, IncidentPatchSchema, IncidentSchema, type IncidentInput } from './schema.js'
-import { mergePatch, nextCaseState, refuseErasedPersonalData } from './workflow.js'
+import { nextCaseState, refuseErasedPersonalData } from './workflow.js'
 
 const LIST = 'incidents'
 const BATCH_MAX = 1000
@@ -35,37 +39,20 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const IncidentRef = ref(IncidentSchema)
   const masterKey = app.subkey('personal-data')
 
-  // NDJSON: one report per line, as partners export them. A line that is not JSON becomes a rejected item.
-  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit: BATCH_BODY_LIMIT }, (_request, body, done) => {
-    const items: unknown[] = []
-    String(body).split('\n').forEach((line, number) => {
-      if (line.trim() === '') return
-      let item: unknown
-      try {
-        item = JSON.parse(line)
-      } catch {
-        items.push(new UnparsableItem(`line ${number + 1} is not valid JSON`))
-        return
-      }
-      items.push(holdsNul(item) ? new UnparsableItem(`line ${number + 1} holds a NUL character`) : item)
-    })
-    done(null, items)
-  })
+  // NDJSON: one report per line, as partners export them. A line that is not usable JSON becomes a rejected item.
+  app.addContentTypeParser(NDJSON_TYPE, ndjsonParser({ maxItems: BATCH_MAX, bodyLimit: BATCH_BODY_LIMIT }))
 
   /** Opens an incident's personal data; a ciphertext that does not belong to the row reads as unreadable. */
-  function openPersonalData (request: FastifyRequest, caller: Caller, row: IncidentRow): PersonalView {
-    if (row.personalData === null || row.dataKey === null) return { kind: 'shown', data: null }
-    try {
-      return { kind: 'shown', data: openPersonal<PersonalData>(masterKey, caller.cityId, 'incident', row.id, { data: row.personalData, dataKey: row.dataKey }) }
-    } catch {
-      request.log.error({ incident: row.id }, 'personal data of an incident failed its integrity check')
-      return { kind: 'unreadable' }
-    }
+  function openPersonalData (request: FastifyRequest, row: IncidentRow): PersonalView {
+    const data = openStoredPersonal(masterKey, row)
+    if (data !== 'unreadable') return { kind: 'shown', data }
+    request.log.error({ incident: row.id }, 'personal data of an incident failed its integrity check')
+    return { kind: 'unreadable' }
   }
 
   /** What the caller may see of an incident's personal data. */
   const personalView = (request: FastifyRequest, caller: Caller, row: IncidentRow): PersonalView =>
-    grants(caller.scopes, PERSONAL) ? openPersonalData(request, caller, row) : { kind: 'hidden' }
+    grants(caller.scopes, PERSONAL) ? openPersonalData(request, row) : { kind: 'hidden' }
 
   app.post('', {
     bodyLimit: BATCH_BODY_LIMIT,
@@ -86,15 +73,25 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (caller.sources !== null && !caller.sources.includes(input.source)) {
       throw new ProblemError('forbidden', `This key reports only for its own sources (${caller.sources.join(', ')}).`)
     }
+    const answer = async (db: Executor, result: IngestResult): Promise<string> => {
+      const item = result.items[0]
+      if (item?.id == null) throw new ProblemError('conflict', 'The report was being written concurrently; send it again.', { retryable: true })
+      const row = await getIncident(db, caller.cityId, item.id, null)
+      if (row === undefined) throw notFound('incident')
+      reply.code(item.outcome === 'created' ? 201 : 200).header('location', `/v1/incidents/${row.id}`).header('etag', etagOf(row.id, row.version))
+      return await reply.answerWithin(db, toIncident(row))
+    }
+    let payload: string | undefined
     const result = await ingestIncidents(app, caller, actorOf(request), [input], {
-      requireExternalId: false, atomic: true, dryRun: false, rejectedAs: 'validation_failed', pathOf: () => 'body'
+      requireExternalId: false,
+      atomic: true,
+      dryRun: false,
+      rejectedAs: 'validation_failed',
+      pathOf: () => 'body',
+      answer: async (tx, written) => { payload = await answer(tx, written) }
     })
-    const item = result.items[0]
-    if (item?.id == null) throw new ProblemError('conflict', 'The report was being written concurrently; send it again.')
-    const row = await getIncident(app.db, caller.cityId, item.id, null)
-    if (row === undefined) throw notFound('incident')
-    reply.code(item.outcome === 'created' ? 201 : 200).header('location', `/v1/incidents/${row.id}`).header('etag', etagOf(row.id, row.version))
-    return toIncident(row)
+    // Unchanged (nothing was written): answered from what is stored. The answer is JSON text already.
+    return reply.send((payload ?? await answer(app.db, result)) as never)
   })
 
   app.post('/batch', {
@@ -118,14 +115,26 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       response: { 200: ref(BatchResultSchema), ...problemResponses(...AUTHENTICATED, 413, 415, 422) }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const caller = callerOf(request)
     const { atomic = false, dry_run: dryRun = false } = request.query
-    const items = request.body as unknown[]
-    const result = await ingestIncidents(app, caller, actorOf(request), items, { requireExternalId: true, atomic, dryRun, rejectedAs: 'unprocessable', pathOf: (index) => `body/${index}` })
-    const summary = { created: 0, updated: 0, unchanged: 0, rejected: 0 }
-    for (const item of result.items) summary[item.outcome]++
-    return { dry_run: dryRun, summary, items: result.items }
+    const answer = async (db: Executor, { items }: IngestResult): Promise<string> => {
+      const summary = { created: 0, updated: 0, unchanged: 0, rejected: 0 }
+      for (const item of items) summary[item.outcome]++
+      // Items refused for a concurrent write are for the same request sent again: its key must not replay this.
+      if (items.some((item) => item.problems.some((p) => p.message === CONCURRENT))) request.retryable = true
+      return await reply.answerWithin(db, { dry_run: dryRun, summary, items })
+    }
+    let payload: string | undefined
+    const result = await ingestIncidents(app, caller, actorOf(request), request.body as unknown[], {
+      requireExternalId: true,
+      atomic,
+      dryRun,
+      rejectedAs: 'unprocessable',
+      pathOf: (index) => `body/${index}`,
+      answer: async (tx, written) => { payload = await answer(tx, written) }
+    })
+    return reply.send((payload ?? await answer(app.db, result)) as never)
   })
 
   app.get('', {
@@ -142,11 +151,14 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request) => {
     const caller = callerOf(request)
     const { limit = 50, cursor, ...filter } = request.query
+    const outOfRange = [dateFilterProblem('/query/occurred_from', filter.occurred_from), dateFilterProblem('/query/occurred_to', filter.occurred_to),
+      dateFilterProblem('/query/updated_since', filter.updated_since)].filter((p) => p !== null)
+    if (outOfRange.length > 0) throw new ProblemError('validation_failed', outOfRange.map((p) => `${p.path} ${p.message}`).join('; '), { errors: outOfRange })
     const order = filter.order ?? 'occurred_desc'
     const list = `${LIST}:${order}`
     const after = cursor !== undefined ? listPosition(order, app.cursors.decode(caller.cityId, list, cursor)) : undefined
     const rows = await listIncidents(app.db, caller.cityId, { ...filter, limit }, caller.sources, after)
-    const page = pageOf(rows, limit, (row) => order === 'occurred_desc' ? [row.occurredOn, row.id] : [row.updatedAtKey, row.id],
+    const page = pageOf(rows, limit, (row) => order === 'occurred_desc' ? [row.occurredOn, row.id] : [row.changeXid, row.id],
       (position) => app.cursors.encode(caller.cityId, list, position))
     return { data: page.data.map((row) => toIncident(row)), next_cursor: page.next_cursor }
   })
@@ -187,7 +199,7 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       security: [{ bearer: ['incidents:write'] }],
       params: IdParams,
       headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read. Required.' })) }),
-      body: IncidentPatchSchema,
+      body: mergePatchBody(IncidentPatchSchema),
       response: { 200: withEtag(IncidentRef), ...problemResponses(...AUTHENTICATED, 404, 412, 422, 428) }
     }
   }, async (request, reply) => {
@@ -195,39 +207,34 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const patch = request.body
     const city = await getCity(app.db, caller.cityId)
     if (city === undefined) throw notFound('city')
-    const updated = await app.db.transaction(async (tx) => {
-      const row = await getIncident(tx, caller.cityId, request.params.id, caller.sources)
-      if (row === undefined) throw notFound('incident')
-      const version = expectedVersion(request, row.id)
-      if (version !== '*' && version !== row.version) throw stale()
-      refuseErasedPersonalData(row, patch)
-      // The change is applied to the whole record, personal data included, whatever the caller may read.
-      const view = openPersonalData(request, caller, row)
-      if (view.kind === 'unreadable') {
-        throw new ProblemError('conflict', 'The personal data of this incident fails its integrity check; erase it (DELETE /v1/incidents/{id}/personal-data) before changing the incident.')
+    const updated = await updateVersioned<IncidentRow>(app.db, request, reply, {
+      what: 'incident',
+      objectType: 'incident',
+      action: (row) => patch.status !== undefined && patch.status !== row.status ? 'incident.status_changed' : 'incident.updated',
+      details: (row, written) => patch.status !== undefined ? { from: row.status, to: written.status } : {},
+      read: async (tx) => await getIncident(tx, caller.cityId, request.params.id, caller.sources),
+      write: async (tx, row) => {
+        refuseErasedPersonalData(row, patch)
+        // The change is applied to the whole record, personal data included, whatever the caller may read.
+        const view = openPersonalData(request, row)
+        if (view.kind === 'unreadable') {
+          throw new ProblemError('conflict', 'The personal data of this incident fails its integrity check; erase it (DELETE /v1/incidents/{id}/personal-data) before changing the incident.')
+        }
+        const personal = view.kind === 'shown' ? view.data : null
+        const caseFields = await nextCaseState(tx, caller, row, patch)
+        const { status: _s, duplicate_of: _d, referrals: _r, ...fields } = patch
+        const prepared = prepareIncident(mergeIncident(toInput(row, personal), fields), {
+          timezone: city.timezone, now: new Date(), taxonomyVersion: carriesCodes(fields) ? TAXONOMY_VERSION : row.taxonomyVersion
+        })
+        if (prepared.draft === null) {
+          throw new ProblemError('validation_failed', 'The change would leave the incident invalid.', { errors: prepared.problems.map((p) => ({ ...p, path: `/body${p.path}` })) })
+        }
+        const sealed = prepared.draft.personal !== null ? sealPersonal(masterKey, caller.cityId, 'incident', row.id, prepared.draft.personal) : null
+        return await replaceIncident(tx, caller.cityId, row.version, {
+          id: row.id, draft: prepared.draft, personalData: sealed?.data ?? null, dataKey: sealed?.dataKey ?? null, ...caseFields
+        })
       }
-      const personal = view.kind === 'shown' ? view.data : null
-      const { status, resolution, duplicateOf } = await nextCaseState(tx, caller, row, patch)
-      const merged = mergePatch(toInput(row, personal), patch)
-      const prepared = prepareIncident(merged, { timezone: city.timezone, now: new Date(), hashKey: app.subkey('incident-content') })
-      if (prepared.draft === null) {
-        throw new ProblemError('validation_failed', 'The change would leave the incident invalid.', { errors: prepared.problems.map((p) => ({ ...p, path: `/body${p.path}` })) })
-      }
-      if (status === 'referred' && prepared.draft.referrals.length === 0) throw invalidField('/body/referrals', 'must name at least one referral when status is referred')
-      const sealed = prepared.draft.personal !== null ? sealPersonal(masterKey, caller.cityId, 'incident', row.id, prepared.draft.personal) : null
-      const written = await replaceIncident(tx, caller.cityId, row.version, {
-        id: row.id, draft: prepared.draft, personalData: sealed?.data ?? null, dataKey: sealed?.dataKey ?? null, status, resolution, duplicateOf
-      })
-      if (written === undefined) throw stale()
-      await recordAudit(tx, caller.cityId, actorOf(request), {
-        action: patch.status !== undefined && patch.status !== row.status ? 'incident.status_changed' : 'incident.updated',
-        objectType: 'incident',
-        objectId: row.id,
-        details: { fields: Object.keys(patch), ...(patch.status !== undefined ? { from: row.status, to: status } : {}) }
-      })
-      return written
     })
-    reply.header('etag', etagOf(updated.id, updated.version))
     return toIncident(updated)
   })
 
@@ -256,8 +263,9 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['incidents'],
       summary: 'Erase an incident\'s personal data for good',
       description: 'Destroys the incident\'s data key and with it the narrative, the reporter, the address and exact coordinates. ' +
-        'The de-identified record stays for statistics; a later import cannot bring the personal data back.',
-      security: [{ bearer: ['incidents:write'] }],
+        'The de-identified record stays for statistics; a later import cannot bring the personal data back. Destructive, so it needs the ' +
+        'personal-data steward\'s scope `incidents:read_personal` besides `incidents:write`; every erasure is audited.',
+      security: [{ bearer: ['incidents:write', 'incidents:read_personal'] }],
       params: IdParams,
       response: { 204: NoContent('Erased (or already erased).'), ...problemResponses(...AUTHENTICATED, 404) }
     }
@@ -275,8 +283,10 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 function listPosition (order: string, position: unknown[]): ListPosition {
   const [key, id] = position
   const invalid = new ProblemError('invalid_cursor', 'The cursor is not one this list issued.')
-  if (position.length !== 2 || typeof key !== 'string' || typeof id !== 'string') throw invalid
-  return order === 'updated_asc' ? { order: 'updated_asc', updatedAt: key, id } : { order: 'occurred_desc', occurredOn: key, id }
+  if (position.length !== 2 || typeof id !== 'string') throw invalid
+  if (order === 'updated_asc' && Number.isSafeInteger(key)) return { order: 'updated_asc', changeXid: key as number, id }
+  if (order === 'occurred_desc' && typeof key === 'string') return { order: 'occurred_desc', occurredOn: key, id }
+  throw invalid
 }
 
 export default incidentsRoutes

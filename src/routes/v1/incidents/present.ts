@@ -1,6 +1,20 @@
+import { openPersonal } from '../../../lib/envelope.js'
 import type { IncidentRow } from './repo.js'
 import type { PersonalData } from './rules.js'
 import type { Incident, IncidentInput } from './schema.js'
+
+/**
+ * The personal data stored with an incident, opened, or 'unreadable' when its ciphertext fails the integrity
+ * check (it was altered, moved to another row, or sealed under another key).
+ */
+export function openStoredPersonal (masterKey: Buffer, row: IncidentRow): PersonalData | null | 'unreadable' {
+  if (row.personalData === null || row.dataKey === null) return null
+  try {
+    return openPersonal<PersonalData>(masterKey, row.cityId, 'incident', row.id, { data: row.personalData, dataKey: row.dataKey })
+  } catch {
+    return 'unreadable'
+  }
+}
 
 /** The personal data of a record as the reader may see it. */
 export type PersonalView = { kind: 'hidden' } | { kind: 'shown', data: PersonalData | null } | { kind: 'unreadable' }
@@ -64,10 +78,10 @@ export function toInput (row: IncidentRow, personal: PersonalData | null): Incid
     bias_motivations: row.biasMotivations as IncidentInput['bias_motivations'],
     offense_types: row.offenseTypes as IncidentInput['offense_types'],
     reported_at: row.reportedAt.toISOString(),
-    online: { is_online: row.isOnline, ...(row.platform !== null ? { platform: row.platform } : {}) },
+    // "Not online" is left unsaid, so that a change to location type 58 (cyberspace) can make it online.
+    ...(row.isOnline ? { online: { is_online: true, ...(row.platform !== null ? { platform: row.platform } : {}) } } : {}),
     victim: { ...(row.victimCount !== null ? { count: row.victimCount } : {}), ...(row.victimType !== null ? { type: row.victimType as never } : {}) },
     consent: { contact_ok: row.contactOk, share_with_law_enforcement: row.shareWithLawEnforcement, include_in_statistics: row.includeInStatistics },
-    referrals: row.referrals,
     location: {
       ...(row.locationType !== null ? { location_type: row.locationType as never } : {}),
       ...(row.neighborhood !== null ? { neighborhood: row.neighborhood } : {}),

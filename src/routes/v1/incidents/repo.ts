@@ -1,6 +1,7 @@
 import { and, eq, getTableColumns, gte, inArray, lte, sql, type SQL } from 'drizzle-orm'
 import { query, type Executor } from '../../../db/client.js'
-import { incidents } from '../../../db/schema/index.js'
+import { incidents, type Referral } from '../../../db/schema/index.js'
+import { settledChanges } from '../../../lib/change-feed.js'
 import type { Draft } from './rules.js'
 import type { IncidentListFilter } from './schema.js'
 
@@ -16,29 +17,27 @@ export async function getIncident (db: Executor, cityId: string, id: string, sou
   return row
 }
 
-export interface Existing { id: string, source: string, externalId: string, contentHash: string, reportedAt: Date, erased: boolean }
-
-/** The incidents already stored under these (source, external_id) pairs, in one query. */
-export async function findBySourceAndExternalId (db: Executor, cityId: string, pairs: Array<{ source: string, externalId: string }>): Promise<Existing[]> {
+/**
+ * The incidents already stored under these (source, external_id) pairs, whole, in one query: an import
+ * merges what it sends into what is stored.
+ */
+export async function findBySourceAndExternalId (db: Executor, cityId: string, pairs: Array<{ source: string, externalId: string }>): Promise<IncidentRow[]> {
   if (pairs.length === 0) return []
-  const rows = await query<Omit<Existing, 'reportedAt'> & { reportedAt: string | Date }>(db, sql`
-    SELECT i.id, i.source, i.external_id AS "externalId", i.content_hash AS "contentHash", i.reported_at AS "reportedAt",
-           i.personal_data_erased_at IS NOT NULL AS erased
-    FROM incidents i
+  const rows = await query<Record<string, unknown>>(db, sql`
+    SELECT ${LISTED_COLUMNS} FROM incidents
     JOIN unnest(${sql.param(pairs.map((p) => p.source))}::text[], ${sql.param(pairs.map((p) => p.externalId))}::text[]) AS k(source, external_id)
-      ON i.source = k.source AND i.external_id = k.external_id
-    WHERE i.city_id = ${cityId}`)
-  // Raw queries bypass Drizzle's column mapping: both drivers hand timestamps back as text here.
-  return rows.map((row) => ({ ...row, reportedAt: new Date(row.reportedAt) }))
+      ON incidents.source = k.source AND incidents.external_id = k.external_id
+    WHERE incidents.city_id = ${cityId}`)
+  return rows.map(mappedRow)
 }
 
-export interface WriteRow { id: string, draft: Draft, personalData: Buffer | null, dataKey: Buffer | null }
+/**
+ * A row to write: the prepared draft, its sealed personal data, the hash of the body it came from, and the
+ * version it will have (the stored one plus one; 1 for a new incident).
+ */
+export interface WriteRow { id: string, draft: Draft, personalData: Buffer | null, dataKey: Buffer | null, contentHash: string, version: number }
 
-const columnsOf = (cityId: string, { id, draft, personalData, dataKey }: WriteRow) => ({
-  cityId,
-  id,
-  source: draft.source,
-  externalId: draft.externalId,
+const columnsOf = ({ draft, personalData, dataKey }: Pick<WriteRow, 'draft' | 'personalData' | 'dataKey'>) => ({
   incidentType: draft.incidentType,
   biasMotivations: draft.biasMotivations,
   biasCategories: draft.biasCategories,
@@ -61,10 +60,8 @@ const columnsOf = (cityId: string, { id, draft, personalData, dataKey }: WriteRo
   contactOk: draft.contactOk,
   shareWithLawEnforcement: draft.shareWithLawEnforcement,
   includeInStatistics: draft.includeInStatistics,
-  referrals: draft.referrals,
   personalData,
-  dataKey,
-  contentHash: draft.contentHash
+  dataKey
 })
 
 /** A text[] literal, for an array column sent inside a text[] parameter: every element quoted. */
@@ -103,10 +100,10 @@ const IMPORTED: Array<{ column: string, read: (u: string) => string, value: (row
   { column: 'contact_ok', read: (u) => `${u}::boolean`, value: (r) => text(r.draft.contactOk) },
   { column: 'share_with_law_enforcement', read: (u) => `${u}::boolean`, value: (r) => text(r.draft.shareWithLawEnforcement) },
   { column: 'include_in_statistics', read: (u) => `${u}::boolean`, value: (r) => text(r.draft.includeInStatistics) },
-  { column: 'referrals', read: (u) => `${u}::jsonb`, value: (r) => JSON.stringify(r.draft.referrals) },
   { column: 'personal_data', read: (u) => `decode(${u}, 'hex')`, value: (r) => hex(r.personalData) },
   { column: 'data_key', read: (u) => `decode(${u}, 'hex')`, value: (r) => hex(r.dataKey) },
-  { column: 'content_hash', read: (u) => u, value: (r) => r.draft.contentHash }
+  { column: 'content_hash', read: (u) => u, value: (r) => r.contentHash },
+  { column: 'version', read: (u) => `${u}::integer`, value: (r) => String(r.version) }
 ]
 
 /** What an update rewrites: everything imported but the row's identity and its personal data (kept erased when erased). */
@@ -118,19 +115,20 @@ const ON_CONFLICT = sql.raw(`ON CONFLICT (city_id, source, external_id) DO UPDAT
     ${REPLACED.map((c) => `"${c}" = excluded."${c}"`).join(', ')},
     personal_data = CASE WHEN incidents.personal_data_erased_at IS NULL THEN excluded.personal_data END,
     data_key = CASE WHEN incidents.personal_data_erased_at IS NULL THEN excluded.data_key END,
-    version = incidents.version + 1,
     updated_at = now()
-  WHERE incidents.content_hash <> excluded.content_hash AND incidents.id = excluded.id
+  WHERE incidents.id = excluded.id AND incidents.version = excluded.version - 1
   RETURNING id, (xmax = 0) AS inserted`)
 
 /**
  * Inserts or updates many incidents in one statement, keyed on (source, external_id). An existing row is
- * only rewritten when its content changed and it is the row the caller prepared (same id: the personal
- * data was sealed for that id); erased personal data stays erased. Returns the rows written.
+ * only rewritten when it is still the row the caller merged the import into: the same id (its personal data
+ * was sealed for that id) at the version it read. Otherwise (a concurrent import created it, a PATCH changed
+ * it) the row is left alone and not returned, and the caller merges again. Erased personal data stays
+ * erased. Returns the rows written.
  *
  * The rows travel as one text[] parameter per column (unnest), not as a VALUES list of 30 parameters per
  * row: building a 30,000-parameter statement with Drizzle cost more CPU than everything else an import
- * does. Columns not named (status, version, created_at, ...) take their defaults, as before.
+ * does. Columns not named (status, referrals, created_at, ...) keep what is stored, or take their defaults.
  */
 export async function upsertIncidents (db: Executor, cityId: string, rows: WriteRow[]): Promise<Array<{ id: string, inserted: boolean }>> {
   if (rows.length === 0) return []
@@ -145,18 +143,21 @@ export async function upsertIncidents (db: Executor, cityId: string, rows: Write
  * Rewrites one incident after a PATCH, if it is still at `version`. The content hash stays that of the last
  * import, so re-running an unchanged import keeps the city's corrections.
  */
-export async function replaceIncident (db: Executor, cityId: string, version: number, row: WriteRow & { status: string, resolution: string | null, duplicateOf: string | null }): Promise<IncidentRow | undefined> {
-  const { cityId: _c, id: _i, source: _s, externalId: _e, contentHash: _h, ...columns } = columnsOf(cityId, row)
+export async function replaceIncident (db: Executor, cityId: string, version: number, row: Pick<WriteRow, 'id' | 'draft' | 'personalData' | 'dataKey'> & CaseFields): Promise<IncidentRow | undefined> {
   const [updated] = await db.update(incidents).set({
-    ...columns,
+    ...columnsOf(row),
     status: row.status,
     resolution: row.resolution,
     duplicateOf: row.duplicateOf,
+    referrals: row.referrals,
     version: sql`${incidents.version} + 1`,
     updatedAt: sql`now()`
   }).where(and(eq(incidents.cityId, cityId), eq(incidents.id, row.id), eq(incidents.version, version))).returning()
   return updated
 }
+
+/** The case as the city handles it: written only by PATCH. */
+export interface CaseFields { status: string, resolution: string | null, duplicateOf: string | null, referrals: Referral[] }
 
 /** Destroys the data key and the sealed personal data; the de-identified record stays. */
 export async function erasePersonalData (db: Executor, cityId: string, id: string, sources: string[] | null): Promise<IncidentRow | undefined> {
@@ -171,12 +172,6 @@ export async function erasePersonalData (db: Executor, cityId: string, id: strin
 }
 
 /**
- * updated_at to the microsecond, as text: a cursor built from the millisecond Date would sort before its own
- * row, and the next page would serve that row again.
- */
-const UPDATED_AT_KEY = sql.raw('to_char(updated_at AT TIME ZONE \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') AS updated_at_key')
-
-/**
  * The list reads every column, as `select()` would, but builds its column list once and decodes each value
  * with the column's own mapping: Drizzle's select builder and row mapper (38 columns, their entity checks
  * repeated for every request and every row) cost a quarter of the CPU of a page of 50.
@@ -184,25 +179,23 @@ const UPDATED_AT_KEY = sql.raw('to_char(updated_at AT TIME ZONE \'UTC\', \'YYYY-
 const LISTED = Object.entries(getTableColumns(incidents))
 const LISTED_COLUMNS = sql.raw(LISTED.map(([, column]) => `incidents."${column.name}"`).join(', '))
 
-function listedRow (raw: Record<string, unknown>): ListedIncident {
+/** A raw row (snake_case, as the driver returns it) decoded by each column's own mapping. */
+function mappedRow (raw: Record<string, unknown>): IncidentRow {
   const row: Record<string, unknown> = {}
   for (const [key, column] of LISTED) {
     const value = raw[column.name]
     row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value)
   }
-  row.updatedAtKey = raw.updated_at_key
-  return row as ListedIncident
+  return row as IncidentRow
 }
 
-export type ListedIncident = IncidentRow & { updatedAtKey: string }
-
-export type ListPosition = { order: 'occurred_desc', occurredOn: string, id: string } | { order: 'updated_asc', updatedAt: string, id: string }
+export type ListPosition = { order: 'occurred_desc', occurredOn: string, id: string } | { order: 'updated_asc', changeXid: number, id: string }
 
 /**
  * One page of incidents. Each order walks an index: (city, occurred_on desc, id desc) or
- * (city, updated_at, id), so a page costs the same at the millionth row as at the first.
+ * (city, change_xid, id), so a page costs the same at the millionth row as at the first.
  */
-export async function listIncidents (db: Executor, cityId: string, filter: IncidentListFilter & { limit: number }, sources: string[] | null, after: ListPosition | undefined): Promise<ListedIncident[]> {
+export async function listIncidents (db: Executor, cityId: string, filter: IncidentListFilter & { limit: number }, sources: string[] | null, after: ListPosition | undefined): Promise<IncidentRow[]> {
   const order = filter.order ?? 'occurred_desc'
   const conditions: Array<SQL | undefined> = [
     eq(incidents.cityId, cityId),
@@ -219,13 +212,14 @@ export async function listIncidents (db: Executor, cityId: string, filter: Incid
     filter.updated_since !== undefined ? gte(incidents.updatedAt, new Date(filter.updated_since)) : undefined
   ]
   if (after?.order === 'occurred_desc') conditions.push(sql`(${incidents.occurredOn}, ${incidents.id}) < (${after.occurredOn}::date, ${after.id}::uuid)`)
-  if (after?.order === 'updated_asc') conditions.push(sql`(${incidents.updatedAt}, ${incidents.id}) > (${after.updatedAt}::timestamptz, ${after.id}::uuid)`)
+  if (order === 'updated_asc') conditions.push(settledChanges(incidents.changeXid))
+  if (after?.order === 'updated_asc') conditions.push(sql`(${incidents.changeXid}, ${incidents.id}) > (${after.changeXid}::bigint, ${after.id}::uuid)`)
   const orderBy = order === 'occurred_desc'
     ? [sql`${incidents.occurredOn} DESC NULLS LAST`, sql`${incidents.id} DESC NULLS LAST`]
-    : [sql`${incidents.updatedAt}`, sql`${incidents.id}`]
-  const rows = await query<Record<string, unknown>>(db, sql`SELECT ${LISTED_COLUMNS}, ${UPDATED_AT_KEY} FROM incidents
+    : [sql`${incidents.changeXid}`, sql`${incidents.id}`]
+  const rows = await query<Record<string, unknown>>(db, sql`SELECT ${LISTED_COLUMNS} FROM incidents
     WHERE ${and(...conditions)} ORDER BY ${sql.join(orderBy, sql.raw(', '))} LIMIT ${filter.limit + 1}`)
-  return rows.map(listedRow)
+  return rows.map(mappedRow)
 }
 
 /**

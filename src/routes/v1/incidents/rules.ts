@@ -1,13 +1,14 @@
 import { hmac } from '../../../lib/crypto.js'
 import type { FieldError } from '../../../lib/problems.js'
 import { removeContactDetails } from '../../../lib/scrub.js'
-import { biasCategoriesOf, biasMotivationProblem, CYBERSPACE, TAXONOMY_VERSION } from '../../../taxonomies/index.js'
-import type { IncidentInput } from './schema.js'
+import { applyMergePatch } from '../../../lib/merge-patch.js'
+import { biasCategoriesOf, biasMotivationProblem, CYBERSPACE } from '../../../taxonomies/index.js'
+import { EARLIEST_DAY, type IncidentInput } from './schema.js'
 
 /** What only keys with incidents:read_personal may see; sealed as one blob per incident. */
 export interface PersonalData {
   narrative?: string
-  reporter?: NonNullable<IncidentInput['reporter']>
+  reporter?: Record<string, string>
   address?: string
   latitude?: number
   longitude?: number
@@ -25,8 +26,6 @@ export interface Draft {
   occurredOn: string
   occurredAt: Date | null
   reportedAt: Date
-  /** Whether the report said when it was reported (else it is now, or kept from the first report). */
-  reportedAtGiven: boolean
   language: string | null
   locationType: string | null
   neighborhood: string | null
@@ -41,13 +40,23 @@ export interface Draft {
   contactOk: boolean
   shareWithLawEnforcement: boolean
   includeInStatistics: boolean
-  referrals: NonNullable<IncidentInput['referrals']>
   personal: PersonalData | null
-  contentHash: string
 }
 
 /** Clock skew tolerated for "not in the future". */
 const SKEW_MS = 5 * 60_000
+/** A partner's clock, or its timezone handling, may put when a report was made up to a day ahead. */
+const REPORTED_AHEAD_MS = 24 * 60 * 60_000
+const EARLIEST_INSTANT = Date.parse(`${EARLIEST_DAY}T00:00:00Z`)
+
+/**
+ * The documented range of a date filter: from EARLIEST_DAY, so that no query is sent a day PostgreSQL
+ * cannot hold (year 0). Returns the problem, or null.
+ */
+export function dateFilterProblem (path: string, value: string | undefined): FieldError | null {
+  if (value === undefined) return null
+  return (value.length === 10 ? value < EARLIEST_DAY : Date.parse(value) < EARLIEST_INSTANT) ? { path, message: `must be on or after ${EARLIEST_DAY}` } : null
+}
 
 /**
  * One formatter per timezone: building an Intl.DateTimeFormat costs far more than formatting with it (it was
@@ -78,11 +87,39 @@ function canonical (value: unknown): string {
   return JSON.stringify(value)
 }
 
-export interface RuleContext { timezone: string, now: Date, hashKey: Buffer }
+/**
+ * The keyed hash of a report or an import as sent: the same body sent again is recognised as unchanged
+ * without reading what is stored. Keyed, so that the hash of a report with a phone number in it cannot be
+ * tested against guesses.
+ */
+export const contentHashOf = (body: IncidentInput, hashKey: Buffer): string =>
+  hmac(hashKey, canonical({ ...body, reported_at: body.reported_at ?? null })).toString('hex')
 
 /**
- * Applies the domain's rules to a schema-valid report. Returns the problems (paths relative to the report)
- * or the draft to store.
+ * A stored incident (as input) with a change applied: a JSON Merge Patch, where giving either day field
+ * replaces the other (an incident has occurred_at or occurred_on, never both).
+ */
+export function mergeIncident (stored: IncidentInput, change: Partial<IncidentInput>): IncidentInput {
+  const merged = applyMergePatch(stored, change)
+  if (change.occurred_at != null) delete merged.occurred_on
+  if (change.occurred_on != null) delete merged.occurred_at
+  return merged
+}
+
+/** Whether a change carries NIBRS codes, which are then checked against the taxonomy in force. */
+export const carriesCodes = (change: Partial<IncidentInput>): boolean =>
+  change.bias_motivations !== undefined || change.offense_types !== undefined || change.location?.location_type != null
+
+export interface RuleContext {
+  timezone: string
+  now: Date
+  /** The taxonomy version the codes were checked against: the one in force, or the stored one if the change named no code. */
+  taxonomyVersion: string
+}
+
+/**
+ * Applies the domain's rules to a schema-valid report (a new one, or a stored one with a change merged in).
+ * Returns the problems (paths relative to the report) or the draft to store.
  */
 export function prepareIncident (input: IncidentInput, context: RuleContext): { draft: Draft, problems: [] } | { draft: null, problems: FieldError[] } {
   const problems: FieldError[] = []
@@ -92,37 +129,41 @@ export function prepareIncident (input: IncidentInput, context: RuleContext): { 
   const latest = context.now.getTime() + SKEW_MS
   let occurredAt: Date | null = null
   let occurredOn: string | null = null
-  if ((input.occurred_at === undefined) === (input.occurred_on === undefined)) {
+  if ((input.occurred_at == null) === (input.occurred_on == null)) {
     problems.push({ path: '/occurred_at', message: 'give either occurred_at, or occurred_on when the time is unknown' })
-  } else if (input.occurred_at !== undefined) {
+  } else if (input.occurred_at != null) {
     occurredAt = new Date(input.occurred_at)
-    if (occurredAt.getTime() > latest) problems.push({ path: '/occurred_at', message: 'must not be in the future' })
-    occurredOn = localDate(occurredAt, context.timezone)
-  } else if (input.occurred_on !== undefined) {
+    if (occurredAt.getTime() < EARLIEST_INSTANT) problems.push({ path: '/occurred_at', message: `must be on or after ${EARLIEST_DAY}` })
+    else if (occurredAt.getTime() > latest) problems.push({ path: '/occurred_at', message: 'must not be in the future' })
+    else occurredOn = localDate(occurredAt, context.timezone)
+  } else if (input.occurred_on != null) {
     occurredOn = input.occurred_on
-    if (occurredOn > localDate(context.now, context.timezone)) problems.push({ path: '/occurred_on', message: 'must not be in the future' })
+    if (occurredOn < EARLIEST_DAY) problems.push({ path: '/occurred_on', message: `must be on or after ${EARLIEST_DAY}` })
+    else if (occurredOn > localDate(context.now, context.timezone)) problems.push({ path: '/occurred_on', message: 'must not be in the future' })
   }
-  const reportedAt = input.reported_at !== undefined ? new Date(input.reported_at) : context.now
-  if (reportedAt.getTime() > latest) problems.push({ path: '/reported_at', message: 'must not be in the future' })
+  const reportedAt = input.reported_at != null ? new Date(input.reported_at) : context.now
+  if (reportedAt.getTime() < EARLIEST_INSTANT) problems.push({ path: '/reported_at', message: `must be on or after ${EARLIEST_DAY}` })
+  else if (reportedAt.getTime() > context.now.getTime() + REPORTED_AHEAD_MS) problems.push({ path: '/reported_at', message: 'must not be more than a day ahead' })
 
   const location = input.location ?? {}
-  if ((location.latitude === undefined) !== (location.longitude === undefined)) {
-    problems.push({ path: location.latitude === undefined ? '/location/latitude' : '/location/longitude', message: 'latitude and longitude go together' })
+  if ((location.latitude == null) !== (location.longitude == null)) {
+    problems.push({ path: location.latitude == null ? '/location/latitude' : '/location/longitude', message: 'latitude and longitude go together' })
   }
   const cyberspace = location.location_type === CYBERSPACE
   if (cyberspace && input.online?.is_online === false) {
     problems.push({ path: '/online/is_online', message: 'must be true when location_type is 58 (cyberspace)' })
   }
-  if (input.online?.is_online === false && input.online.platform !== undefined) {
+  if (input.online?.is_online === false && input.online.platform != null) {
     problems.push({ path: '/online/platform', message: 'is only for incidents that happened online' })
   }
   if (problems.length > 0 || occurredOn === null) return { draft: null, problems }
 
   const personal: PersonalData = {}
-  if (input.narrative !== undefined) personal.narrative = input.narrative
-  if (input.reporter !== undefined && Object.keys(input.reporter).length > 0) personal.reporter = input.reporter
-  if (location.address !== undefined) personal.address = location.address
-  if (location.latitude !== undefined && location.longitude !== undefined) {
+  if (input.narrative != null) personal.narrative = input.narrative
+  const reporter = withoutNulls(input.reporter ?? {})
+  if (Object.keys(reporter).length > 0) personal.reporter = reporter
+  if (location.address != null) personal.address = location.address
+  if (location.latitude != null && location.longitude != null) {
     personal.latitude = location.latitude
     personal.longitude = location.longitude
   }
@@ -136,29 +177,30 @@ export function prepareIncident (input: IncidentInput, context: RuleContext): { 
       biasMotivations: input.bias_motivations,
       biasCategories: biasCategoriesOf(input.bias_motivations),
       offenseTypes: input.offense_types ?? [],
-      taxonomyVersion: TAXONOMY_VERSION,
+      taxonomyVersion: context.taxonomyVersion,
       occurredOn,
       occurredAt,
       reportedAt,
-      reportedAtGiven: input.reported_at !== undefined,
       language: input.language ?? null,
       locationType: location.location_type ?? null,
       neighborhood: location.neighborhood ?? null,
       censusTract: location.census_tract ?? null,
-      coarseLatitude: location.latitude !== undefined ? coarsen(location.latitude) : null,
-      coarseLongitude: location.longitude !== undefined ? coarsen(location.longitude) : null,
-      isOnline: input.online?.is_online ?? cyberspace,
+      coarseLatitude: location.latitude != null ? coarsen(location.latitude) : null,
+      coarseLongitude: location.longitude != null ? coarsen(location.longitude) : null,
+      isOnline: input.online?.is_online ?? (cyberspace || input.online?.platform != null),
       platform: input.online?.platform ?? null,
-      summary: input.summary !== undefined ? removeContactDetails(input.summary) : null,
+      summary: input.summary != null ? removeContactDetails(input.summary) : null,
       victimCount: input.victim?.count ?? null,
       victimType: input.victim?.type ?? null,
       contactOk: consent.contact_ok ?? false,
       shareWithLawEnforcement: consent.share_with_law_enforcement ?? false,
       includeInStatistics: consent.include_in_statistics ?? true,
-      referrals: input.referrals ?? [],
-      personal: Object.keys(personal).length > 0 ? personal : null,
-      // Keyed, so that the hash of a report with a phone number in it cannot be tested against guesses.
-      contentHash: hmac(context.hashKey, canonical({ ...input, reported_at: input.reported_at ?? null })).toString('hex')
+      personal: Object.keys(personal).length > 0 ? personal : null
     }
   }
+}
+
+/** The members of an object that are not null. */
+function withoutNulls<T extends object> (value: T): { [K in keyof T]: NonNullable<T[K]> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v != null)) as { [K in keyof T]: NonNullable<T[K]> }
 }

@@ -22,37 +22,40 @@ export const ReferralSchema = Type.Object({
   referred_on: DateOnly()
 }, { additionalProperties: false })
 
+/** The oldest day a report may describe or have been made on; documented, and checked by the incident rules. */
+export const EARLIEST_DAY = '1900-01-01'
+
 const fields = {
   incident_type: Type.Enum(INCIDENT_TYPES, { description: 'A hate crime is a criminal offense motivated by bias; a bias incident is non-criminal conduct motivated by bias.' }),
   bias_motivations: Type.Array(BiasCode, { minItems: 1, maxItems: 5, description: 'One to five codes, none twice; 88 (none) and 99 (unknown) only alone.' }),
   offense_types: Type.Array(OffenseCode, { maxItems: 10, uniqueItems: true }),
-  occurred_at: Timestamp({ description: 'When it happened, if the time is known.' }),
-  occurred_on: DateOnly({ description: 'The day it happened, when the time is not known (in the city\'s timezone).' }),
-  reported_at: Timestamp({ description: 'When it was reported; defaults to now.' }),
+  occurred_at: Timestamp({ description: `When it happened, if the time is known: from ${EARLIEST_DAY} up to now.` }),
+  occurred_on: DateOnly({ description: `The day it happened, when the time is not known (in the city's timezone): from ${EARLIEST_DAY} up to today.` }),
+  reported_at: Timestamp({ description: `When it was reported: from ${EARLIEST_DAY} up to a day ahead (clocks differ); defaults to now.` }),
   language: LanguageTag({ description: 'The language the report was made in.' }),
   summary: Type.String({ maxLength: 4000, description: 'Public-safe description. E-mail addresses and phone numbers typed into it are removed on write.' }),
   narrative: Type.String({ maxLength: 20000, description: 'Personal: the reporter\'s own account. Encrypted; only keys with incidents:read_personal see it.' }),
   location: Type.Object({
-    location_type: Type.Optional(LocationCode),
-    neighborhood: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    census_tract: Type.Optional(CensusTract),
-    address: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'Personal; encrypted.' })),
-    latitude: Type.Optional(Latitude),
-    longitude: Type.Optional(Longitude)
+    location_type: Type.Optional(Nullable(LocationCode)),
+    neighborhood: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 }))),
+    census_tract: Type.Optional(Nullable(CensusTract)),
+    address: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 300, description: 'Personal; encrypted.' }))),
+    latitude: Type.Optional(Nullable(Latitude)),
+    longitude: Type.Optional(Nullable(Longitude))
   }, { additionalProperties: false, description: 'Address and precise coordinates are personal and encrypted; other keys see coordinates rounded to two decimals (about 1 km).' }),
   online: Type.Object({
-    is_online: Type.Boolean(),
-    platform: Type.Optional(Type.String({ minLength: 1, maxLength: 100, examples: ['Instagram'] }))
+    is_online: Type.Optional(Type.Boolean()),
+    platform: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 100, examples: ['Instagram'] })))
   }, { additionalProperties: false }),
   victim: Type.Object({
-    count: Type.Optional(Int({ minimum: 0, maximum: 100000 })),
-    type: Type.Optional(Type.Enum(VICTIM_TYPES))
+    count: Type.Optional(Nullable(Int({ minimum: 0, maximum: 100000 }))),
+    type: Type.Optional(Nullable(Type.Enum(VICTIM_TYPES)))
   }, { additionalProperties: false }),
   reporter: Type.Object({
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    email: Type.Optional(Email),
-    phone: Type.Optional(Phone),
-    role: Type.Optional(Type.Enum(REPORTER_ROLES))
+    name: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 }))),
+    email: Type.Optional(Nullable(Email)),
+    phone: Type.Optional(Nullable(Phone)),
+    role: Type.Optional(Nullable(Type.Enum(REPORTER_ROLES)))
   }, { additionalProperties: false, description: 'Personal; encrypted. Only keys with incidents:read_personal see it.' }),
   consent: Type.Object({
     contact_ok: Type.Optional(Type.Boolean({ default: false })),
@@ -62,44 +65,52 @@ const fields = {
   referrals: Type.Array(ReferralSchema, { maxItems: 50 })
 }
 
+/** The fields a report and an import carry; each may be cleared by an import or a PATCH with an explicit null. */
+const reportFields = {
+  offense_types: Type.Optional(Nullable(fields.offense_types)),
+  occurred_at: Type.Optional(fields.occurred_at),
+  occurred_on: Type.Optional(fields.occurred_on),
+  language: Type.Optional(Nullable(fields.language)),
+  location: Type.Optional(Nullable(fields.location)),
+  online: Type.Optional(Nullable(fields.online)),
+  summary: Type.Optional(Nullable(fields.summary)),
+  narrative: Type.Optional(Nullable(fields.narrative)),
+  victim: Type.Optional(Nullable(fields.victim)),
+  reporter: Type.Optional(Nullable(fields.reporter))
+}
+
 export const IncidentInputSchema = Type.Object({
   source: Slug({ description: 'The channel or partner reporting it, e.g. resident-portal or ngo-aapi-coalition.' }),
   external_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The partner\'s own id; with source, unique in the city. Re-sending it updates the incident.' })),
   incident_type: fields.incident_type,
   bias_motivations: fields.bias_motivations,
-  offense_types: Type.Optional(fields.offense_types),
-  occurred_at: Type.Optional(fields.occurred_at),
-  occurred_on: Type.Optional(fields.occurred_on),
+  ...reportFields,
   reported_at: Type.Optional(fields.reported_at),
-  language: Type.Optional(fields.language),
-  location: Type.Optional(fields.location),
-  online: Type.Optional(fields.online),
-  summary: Type.Optional(fields.summary),
-  narrative: Type.Optional(fields.narrative),
-  victim: Type.Optional(fields.victim),
-  reporter: Type.Optional(fields.reporter),
-  consent: Type.Optional(fields.consent),
-  referrals: Type.Optional(fields.referrals)
-}, { $id: 'IncidentInput', additionalProperties: false, description: 'Give occurred_at, or occurred_on when the time is unknown.' })
+  consent: Type.Optional(fields.consent)
+}, {
+  $id: 'IncidentInput',
+  additionalProperties: false,
+  description: 'Give occurred_at, or occurred_on when the time is unknown. A report with an `external_id` is an import: sent again, it ' +
+    'updates the stored incident as a JSON Merge Patch (RFC 7396) would — fields it omits keep their stored values, personal ones ' +
+    'included; an explicit null clears that one field. The case (status, resolution, duplicate_of, referrals) is the city\'s: only ' +
+    'PATCH /v1/incidents/{id} changes it.'
+})
 
 export const IncidentPatchSchema = Type.Object({
   incident_type: Type.Optional(fields.incident_type),
   bias_motivations: Type.Optional(fields.bias_motivations),
-  offense_types: Type.Optional(fields.offense_types),
-  occurred_at: Type.Optional(fields.occurred_at),
-  occurred_on: Type.Optional(fields.occurred_on),
-  language: Type.Optional(Nullable(fields.language)),
-  location: Type.Optional(fields.location),
-  online: Type.Optional(fields.online),
-  summary: Type.Optional(Nullable(fields.summary)),
-  narrative: Type.Optional(Nullable(fields.narrative)),
-  victim: Type.Optional(fields.victim),
-  reporter: Type.Optional(Nullable(fields.reporter)),
+  ...reportFields,
   consent: Type.Optional(fields.consent),
   referrals: Type.Optional(fields.referrals),
   status: Type.Optional(Type.Enum(STATUSES, { description: 'received → under_review → verified | unfounded | duplicate; verified → referred → closed; unfounded and duplicate → closed.' })),
   duplicate_of: Type.Optional(Uuid({ description: 'Required with status duplicate: the incident this one repeats. Both are kept.' }))
-}, { additionalProperties: false, minProperties: 1, description: 'Only the fields given change; an object field (location, victim, consent) replaces the whole object.' })
+}, {
+  additionalProperties: false,
+  minProperties: 1,
+  description: 'A JSON Merge Patch (RFC 7396; sent as application/merge-patch+json or application/json): only the fields given change, ' +
+    'an object field (location, online, victim, consent, reporter) merges member by member, and null removes a field, e.g. ' +
+    '`{"location": {"address": null}}` removes a wrong address and keeps the rest of the record and its personal data.'
+})
 
 export const IncidentSchema = Type.Object({
   id: Uuid(),
@@ -146,8 +157,8 @@ export const IncidentSchema = Type.Object({
 
 export const IncidentListQuery = Type.Object({
   ...PageQuery,
-  occurred_from: Type.Optional(DateOnly({ description: 'Inclusive, by the day it occurred.' })),
-  occurred_to: Type.Optional(DateOnly({ description: 'Inclusive.' })),
+  occurred_from: Type.Optional(DateOnly({ description: `Inclusive, by the day it occurred; from ${EARLIEST_DAY}.` })),
+  occurred_to: Type.Optional(DateOnly({ description: `Inclusive; from ${EARLIEST_DAY}.` })),
   bias_motivation: Type.Optional(BiasCode),
   bias_category: Type.Optional(Type.Enum(BIAS_CATEGORIES)),
   incident_type: Type.Optional(fields.incident_type),
@@ -155,8 +166,13 @@ export const IncidentListQuery = Type.Object({
   neighborhood: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   source: Type.Optional(Slug()),
   is_online: Type.Optional(Type.Boolean()),
-  updated_since: Type.Optional(Timestamp({ description: 'Only incidents changed at or after this time; for partners that sync.' })),
-  order: Type.Optional(Type.Enum(['occurred_desc', 'updated_asc'], { default: 'occurred_desc', description: 'occurred_desc: newest first by the day it occurred; updated_asc: oldest change first, for syncing with updated_since.' }))
+  updated_since: Type.Optional(Timestamp({ description: `Only incidents changed at or after this time (from ${EARLIEST_DAY}); for partners that sync.` })),
+  order: Type.Optional(Type.Enum(['occurred_desc', 'updated_asc'], {
+    default: 'occurred_desc',
+    description: 'occurred_desc: newest first by the day it occurred. updated_asc: the change feed, in the order changes were committed, ' +
+      'for partners that sync: a change appears only once every change committed before it can be read, so paging with `next_cursor` ' +
+      'never skips one, however long the import that made it ran; a changed incident appears again, later in the feed.'
+  }))
 }, { additionalProperties: false })
 
 export const BatchQuery = Type.Object({

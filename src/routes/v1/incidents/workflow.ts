@@ -1,10 +1,8 @@
 import type { Executor } from '../../../db/client.js'
 import { invalidField, ProblemError } from '../../../lib/problems.js'
 import type { Caller } from '../../../plugins/auth.js'
-import { getIncident, type IncidentRow } from './repo.js'
-import { TRANSITIONS, type IncidentInput, type IncidentPatch } from './schema.js'
-
-export interface CaseState { status: string, resolution: string | null, duplicateOf: string | null }
+import { getIncident, type CaseFields, type IncidentRow } from './repo.js'
+import { TRANSITIONS, type IncidentPatch } from './schema.js'
 
 /**
  * The case state a PATCH leads to, per the workflow: received → under_review → verified | unfounded |
@@ -12,7 +10,7 @@ export interface CaseState { status: string, resolution: string | null, duplicat
  * (the resolution, and the original of a duplicate) is kept through referral and closing. Throws the
  * problem that explains a refused move.
  */
-export async function nextCaseState (db: Executor, caller: Caller, row: IncidentRow, patch: IncidentPatch): Promise<CaseState> {
+export async function nextCaseState (db: Executor, caller: Caller, row: IncidentRow, patch: IncidentPatch): Promise<CaseFields> {
   const status = patch.status ?? row.status
   if (patch.status !== undefined && patch.status !== row.status) {
     const allowed = TRANSITIONS[row.status] ?? []
@@ -31,32 +29,16 @@ export async function nextCaseState (db: Executor, caller: Caller, row: Incident
   } else if (patch.duplicate_of !== undefined && patch.duplicate_of !== row.duplicateOf) {
     throw invalidField('/body/duplicate_of', 'is only for status duplicate')
   }
-  return { status, resolution, duplicateOf }
+  const referrals = patch.referrals ?? row.referrals
+  if (status === 'referred' && referrals.length === 0) throw invalidField('/body/referrals', 'must name at least one referral when status is referred')
+  return { status, resolution, duplicateOf, referrals }
 }
 
-/** Erased personal data stays erased: a PATCH cannot set it again. */
+/** Erased personal data stays erased: a PATCH cannot set it again (removing it once more changes nothing). */
 export function refuseErasedPersonalData (row: IncidentRow, patch: IncidentPatch): void {
-  const touchesPersonal = patch.narrative !== undefined || patch.reporter !== undefined ||
-    patch.location?.address !== undefined || patch.location?.latitude !== undefined || patch.location?.longitude !== undefined
+  const touchesPersonal = patch.narrative != null || patch.reporter != null ||
+    patch.location?.address != null || patch.location?.latitude != null || patch.location?.longitude != null
   if (touchesPersonal && row.personalDataErasedAt !== null) {
     throw new ProblemError('unprocessable', 'The personal data of this incident was erased; it cannot be set again.')
   }
-}
-
-/** Top-level fields replace; nested objects (location, online, victim, consent, reporter) merge; null removes. */
-export function mergePatch (input: IncidentInput, patch: Record<string, unknown>): IncidentInput {
-  const merged: Record<string, unknown> = { ...input }
-  for (const [key, value] of Object.entries(patch)) {
-    if (key === 'status' || key === 'duplicate_of') continue
-    if (value === null) {
-      delete merged[key]
-    } else if (['location', 'online', 'victim', 'consent', 'reporter'].includes(key) && typeof value === 'object' && !Array.isArray(value)) {
-      merged[key] = { ...(merged[key] as object | undefined), ...value }
-    } else {
-      merged[key] = value
-    }
-  }
-  if (patch.occurred_at !== undefined) delete merged.occurred_on
-  if (patch.occurred_on !== undefined) delete merged.occurred_at
-  return merged as IncidentInput
 }

@@ -8,8 +8,8 @@ import { auditActions, createIncident, etagOf, getIncident, patchIncident, perso
 const { app, database } = await build(t)
 const db = database.db
 
-/** A city with a writer, a plain reader, an admin and a personal-data reader. */
-async function cityWithKeys (): Promise<{ id: string, writer: string, reader: string, admin: string, personal: string }> {
+/** A city with a writer, a plain reader, an admin, a personal-data reader and the steward who may erase. */
+async function cityWithKeys (): Promise<{ id: string, writer: string, reader: string, admin: string, personal: string, steward: string }> {
   const city = await makeCity(db)
   const key = async (scopes: Parameters<typeof makeKey>[2]): Promise<string> => (await makeKey(db, city.id, scopes)).key
   return {
@@ -17,7 +17,8 @@ async function cityWithKeys (): Promise<{ id: string, writer: string, reader: st
     writer: await key(['incidents:write', 'incidents:read']),
     reader: await key(['incidents:read']),
     admin: await key(['admin']),
-    personal: await key(['incidents:read', 'incidents:read_personal'])
+    personal: await key(['incidents:read', 'incidents:read_personal']),
+    steward: await key(['incidents:write', 'incidents:read_personal'])
   }
 }
 
@@ -158,7 +159,7 @@ t.test('ciphertext moved to another incident does not open there: no narrative o
   t.equal(patched.statusCode, 409, 'changing an incident whose personal data does not open is a conflict, not a 5xx')
   t.equal(patched.json().code, 'conflict')
   t.match(patched.json().detail, /personal-data/, 'the problem says how to resolve it')
-  t.equal((await app.inject({ method: 'DELETE', url: `/v1/incidents/${incidentB.id}/personal-data`, headers: bearer(city.writer) })).statusCode, 204)
+  t.equal((await app.inject({ method: 'DELETE', url: `/v1/incidents/${incidentB.id}/personal-data`, headers: bearer(city.steward) })).statusCode, 204)
   t.equal((await patchIncident(app, city.writer, incidentB.id, '*', { summary: 'Corrected summary' })).statusCode, 200, 'after erasure it can be changed again')
 })
 
@@ -166,7 +167,7 @@ t.test('DELETE /personal-data erases for good and keeps the de-identified record
   const city = await cityWithKeys()
   const sent = personalReport({ bias_motivations: ['14', '21'] })
   const incident = await createIncident(app, city.writer, sent)
-  const erased = await app.inject({ method: 'DELETE', url: `/v1/incidents/${incident.id}/personal-data`, headers: bearer(city.writer) })
+  const erased = await app.inject({ method: 'DELETE', url: `/v1/incidents/${incident.id}/personal-data`, headers: bearer(city.steward) })
   t.equal(erased.statusCode, 204)
   t.equal(erased.body, '')
 
@@ -184,7 +185,7 @@ t.test('DELETE /personal-data erases for good and keeps the de-identified record
   t.equal(row.personal_data, null, 'personal_data is NULL')
   t.equal(row.data_key, null, 'the data key is destroyed')
   t.ok((await auditActions(db, city.id, incident.id)).some((e) => e.action === 'incident.personal_data_erased'))
-  const again = await app.inject({ method: 'DELETE', url: `/v1/incidents/${incident.id}/personal-data`, headers: bearer(city.writer) })
+  const again = await app.inject({ method: 'DELETE', url: `/v1/incidents/${incident.id}/personal-data`, headers: bearer(city.steward) })
   t.equal(again.statusCode, 204, 'erasing again is harmless')
 })
 
@@ -192,7 +193,7 @@ t.test('after erasure, re-importing the same report does not bring the personal 
   const city = await cityWithKeys()
   const sent = personalReport()
   const incident = await createIncident(app, city.writer, sent)
-  await app.inject({ method: 'DELETE', url: `/v1/incidents/${incident.id}/personal-data`, headers: bearer(city.writer) })
+  await app.inject({ method: 'DELETE', url: `/v1/incidents/${incident.id}/personal-data`, headers: bearer(city.steward) })
 
   const same = await postIncident(app, city.writer, sent)
   t.equal(same.statusCode, 200)

@@ -1,0 +1,29 @@
+/**
+ * JSON Merge Patch (RFC 7396), the meaning of every PATCH body and of every import that updates a stored
+ * record: a member of the patch replaces the target's member, a nested object merges member by member, and
+ * `null` removes the member. Arrays and scalars replace whole. Members the patch does not name are kept.
+ */
+export type JsonObject = Record<string, unknown>
+
+const isObject = (value: unknown): value is JsonObject => value !== null && typeof value === 'object' && !Array.isArray(value)
+
+/** The target with the patch applied; neither argument is changed. */
+export function applyMergePatch<T extends JsonObject> (target: T, patch: JsonObject): T {
+  const out: JsonObject = { ...target }
+  for (const [name, value] of Object.entries(patch)) {
+    if (value === null) delete out[name]
+    else if (isObject(value)) out[name] = applyMergePatch(isObject(out[name]) ? out[name] : {}, value)
+    else out[name] = value
+  }
+  return out as T
+}
+
+/** The dotted paths a patch sets or removes (`location.address`), for audit events: names only, never values. */
+export function patchedPaths (patch: JsonObject, prefix = ''): string[] {
+  return Object.entries(patch).flatMap(([name, value]) => isObject(value) && Object.keys(value).length > 0
+    ? patchedPaths(value, `${prefix}${name}.`)
+    : [`${prefix}${name}`])
+}
+
+/** The media types a PATCH body may be sent as: merge-patch is what it means, plain JSON is accepted too. */
+export const MERGE_PATCH_TYPE = 'application/merge-patch+json'
