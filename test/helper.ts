@@ -50,6 +50,8 @@ export interface TestApp {
   app: FastifyInstance
   database: Database
   config: Config
+  /** The connection string of this file's own database, on PostgreSQL. */
+  url?: string
 }
 
 /**
@@ -57,12 +59,12 @@ export interface TestApp {
  * own city and keys (see factories.ts), so no test depends on another's data.
  */
 export async function build (t: TapLike, env: Record<string, string> = {}): Promise<TestApp> {
-  const { database } = await freshDatabase(t)
+  const { database, url } = await freshDatabase(t)
   const config = testConfig(env)
   const app = await buildApp({ config, database }, false)
   t.teardown(async () => { await app.close() })
   await app.ready()
-  return { app, database, config }
+  return { app, database, config, ...(url !== undefined ? { url } : {}) }
 }
 
 export const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` })
@@ -81,4 +83,21 @@ export function expectProblem (t: Test, res: Answer, status: number, code: strin
 export function comparableProblem (res: Answer): Record<string, unknown> {
   const { instance: _instance, request_id: _requestId, ...rest } = res.json()
   return { status: res.statusCode, ...rest }
+}
+
+/**
+ * Counts the statements the app sends to its database whose text matches, by watching the driver's own
+ * `query` method (pg's Pool or PGlite); the statements still run against the real database.
+ */
+export function countStatements (database: Database, match: RegExp): { count: () => number } {
+  const client = (database.db as unknown as { $client: { query: (...args: unknown[]) => unknown } }).$client
+  const original = client.query.bind(client)
+  let count = 0
+  client.query = (...args: unknown[]) => {
+    const [statement] = args
+    const text = typeof statement === 'string' ? statement : (statement as { text?: string } | undefined)?.text ?? ''
+    if (match.test(text)) count++
+    return original(...args)
+  }
+  return { count: () => count }
 }

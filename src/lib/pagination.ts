@@ -44,6 +44,17 @@ export function pageOf<T> (rows: T[], limit: number, positionOf: (row: T) => unk
   return { data, next_cursor: encode(positionOf(data[data.length - 1] as T)) }
 }
 
+/**
+ * A page of a change feed, which never ends: its last page carries a cursor too (of its last row, or the
+ * position it was asked from), so a partner that is up to date keeps it and asks again later for what changed
+ * since, instead of falling back on a timestamp that a long transaction could undercut.
+ */
+export function feedPageOf<T> (rows: T[], limit: number, positionOf: (row: T) => unknown[], encode: (position: unknown[]) => string, from: unknown[]): { data: T[], next_cursor: string } {
+  const data = rows.slice(0, limit)
+  const last = data[data.length - 1]
+  return { data, next_cursor: encode(last === undefined ? from : positionOf(last)) }
+}
+
 /** Reads a cursor position made of one UUID (lists ordered by their time-ordered id). */
 export function uuidPosition (position: unknown[]): string {
   const [id] = position

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm'
+import { and, eq, isNull, sql } from 'drizzle-orm'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { query, type Executor } from '../db/client.js'
@@ -10,8 +10,8 @@ import type { Caller } from './auth.js'
 interface Claim {
   caller: Caller
   key: string
-  /** Set once the answer is stored, inside the write's own transaction or after it. */
-  answered: boolean
+  /** The answer stored inside a write's transaction; it stands only if that answer is the one sent. */
+  answer: string | null
 }
 
 declare module 'fastify' {
@@ -71,7 +71,7 @@ export default fp<{ ttlHours: number }>(async (app, { ttlHours }) => {
 
   /** Frees a claim whose request ended without an answer to keep. A stored answer is never removed. */
   async function release (claim: Claim): Promise<void> {
-    await app.db.delete(idempotencyKeys).where(and(where(claim), sql`${idempotencyKeys.responseStatus} IS NULL`))
+    await app.db.delete(idempotencyKeys).where(and(where(claim), isNull(idempotencyKeys.responseStatus)))
     unreleased.delete(claim)
   }
 
@@ -94,7 +94,7 @@ export default fp<{ ttlHours: number }>(async (app, { ttlHours }) => {
     const claim = this.request.idempotency
     if (claim !== null && claim !== undefined && !this.request.retryable) {
       await tx.update(idempotencyKeys).set(storedAnswer(this, payload, claim)).where(where(claim))
-      claim.answered = true
+      claim.answer = payload
     }
     return payload
   })
@@ -116,7 +116,7 @@ export default fp<{ ttlHours: number }>(async (app, { ttlHours }) => {
       throw new ProblemError('validation_failed', 'Idempotency-Key must be 1 to 255 visible ASCII characters.', { errors: [{ path: '/headers/idempotency-key', message: 'must be 1 to 255 visible ASCII characters' }] })
     }
     if (unreleased.size > 0) await releasePending()
-    const claim: Claim = { caller: request.caller, key: header, answered: false }
+    const claim: Claim = { caller: request.caller, key: header, answer: null }
     const fingerprint = fingerprintOf(request)
     const claimed = await query<{ key: string }>(app.db, sql`
       INSERT INTO idempotency_keys (city_id, api_key_id, key, fingerprint, locked_until, expires_at)
@@ -153,18 +153,20 @@ export default fp<{ ttlHours: number }>(async (app, { ttlHours }) => {
     if (claim === null || claim === undefined) return payload
     request.idempotency = null
     running.delete(claim)
+    // The answer stored with the write is the one being sent: the write committed, and its replay with it.
+    if (claim.answer !== null && payload === claim.answer) return payload
+    // Otherwise any answer stored in a transaction may or may not have committed: what is stored stays, and
+    // this answer is only kept, or the claim only released, where nothing is stored yet.
     if (reply.statusCode >= 500 || request.retryable || (typeof payload !== 'string' && !Buffer.isBuffer(payload))) {
-      // Nothing was decided, or the client is asked to send it again: a retry must run the request again. An
-      // answer stored by a transaction that did commit stays (the release only frees unanswered claims).
+      // Nothing was decided, or the client is asked to send it again: a retry must run the request again.
       await release(claim).catch((err: unknown) => {
         unreleased.add(claim)
         request.log.warn({ err }, 'could not release an idempotency key yet; retrying')
       })
       return payload
     }
-    if (claim.answered) return payload
     // The answer is only sent once its replay is stored: a client told "done" can always retry safely.
-    await app.db.update(idempotencyKeys).set(storedAnswer(reply, payload, claim)).where(where(claim))
+    await app.db.update(idempotencyKeys).set(storedAnswer(reply, payload, claim)).where(and(where(claim), isNull(idempotencyKeys.responseStatus)))
     return payload
   })
 

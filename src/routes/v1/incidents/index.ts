@@ -7,7 +7,7 @@ import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { sealPersonal } from '../../../lib/envelope.js'
 import { etagOf } from '../../../lib/etag.js'
 import { ndjsonParser, NDJSON_TYPE } from '../../../lib/ndjson.js'
-import { pageOf } from '../../../lib/pagination.js'
+import { feedPageOf, pageOf } from '../../../lib/pagination.js'
 import { notFound, ProblemError } from '../../../lib/problems.js'
 import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
 import { grants } from '../../../lib/scopes.js'
@@ -25,6 +25,8 @@ import { BatchQuery, BatchResultSchema, IncidentInputSchema, IncidentListQuery, 
 import { nextCaseState, refuseErasedPersonalData } from './workflow.js'
 
 const LIST = 'incidents'
+/** Where the change feed starts: before the first transaction and the lowest id. */
+const FEED_START = [0, '00000000-0000-0000-0000-000000000000']
 const BATCH_MAX = 1000
 const BATCH_BODY_LIMIT = 16 * 1024 * 1024
 const PERSONAL = 'incidents:read_personal'
@@ -158,8 +160,10 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const list = `${LIST}:${order}`
     const after = cursor !== undefined ? listPosition(order, app.cursors.decode(caller.cityId, list, cursor)) : undefined
     const rows = await listIncidents(app.db, caller.cityId, { ...filter, limit }, caller.sources, after)
-    const page = pageOf(rows, limit, (row) => order === 'occurred_desc' ? [row.occurredOn, row.id] : [row.changeXid, row.id],
-      (position) => app.cursors.encode(caller.cityId, list, position))
+    const encode = (position: unknown[]): string => app.cursors.encode(caller.cityId, list, position)
+    const page = order === 'occurred_desc'
+      ? pageOf(rows, limit, (row) => [row.occurredOn, row.id], encode)
+      : feedPageOf(rows, limit, (row) => [row.changeXid, row.id], encode, after?.order === 'updated_asc' ? [after.changeXid, after.id] : FEED_START)
     return { data: page.data.map((row) => toIncident(row)), next_cursor: page.next_cursor }
   })
 

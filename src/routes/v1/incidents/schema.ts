@@ -171,7 +171,8 @@ export const IncidentListQuery = Type.Object({
     default: 'occurred_desc',
     description: 'occurred_desc: newest first by the day it occurred. updated_asc: the change feed, in the order changes were committed, ' +
       'for partners that sync: a change appears only once every change committed before it can be read, so paging with `next_cursor` ' +
-      'never skips one, however long the import that made it ran; a changed incident appears again, later in the feed.'
+      'never skips one, however long the import that made it ran; a changed incident appears again, later in the feed. The feed never ' +
+      'ends: its last page has a `next_cursor` too; keep it and ask again later for what changed since.'
   }))
 }, { additionalProperties: false })
 
