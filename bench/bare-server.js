@@ -21,11 +21,12 @@ const app = Fastify({ logger: false })
 
 app.get('/health', async () => ({ status: 'ok' }))
 
-// Same row as GET /v1/city: the city's columns by primary key.
+// Same row as GET /v1/city: the city's columns by primary key, through a named prepared statement (parsed
+// and planned once per connection): the cheapest read pg offers, so that the floor is one.
 const CITY = `SELECT id, slug, name, state, population, timezone, default_language, languages, small_cell_threshold,
   version, created_at, updated_at FROM cities WHERE id = $1`
 app.get('/city/:id', async (request, reply) => {
-  const { rows } = await pool.query(CITY, [request.params.id])
+  const { rows } = await pool.query({ name: 'get_city', text: CITY, values: [request.params.id] })
   if (rows.length === 0) return reply.code(404).send({ error: 'not found' })
   return rows[0]
 })
@@ -47,5 +48,5 @@ async function close () {
 process.on('SIGTERM', close)
 process.on('SIGINT', close)
 
+// Quiet once listening: the runner polls /health, and anything on stdout would be shown after every run.
 await app.listen({ port: Number(process.env.PORT ?? 3001), host: process.env.HOST ?? '127.0.0.1' })
-process.stdout.write(`bare server listening on ${process.env.PORT}\n`)

@@ -1,7 +1,7 @@
-// Benchmark data: a fleet of cities, each with a few API keys, written through the app's own repositories
-// so that rows look exactly like the ones the API creates; for the incident scenarios, a million incidents
-// in each of two cities (set-based SQL), and the reports the ingest scenario sends. The fixtures object
-// carries what the scenarios need.
+// Benchmark data, shared by every scenario: a fleet of cities, each with a few API keys, written through the
+// app's own repositories so that rows look exactly like the ones the API creates; the named seeds scenarios
+// ask for (SEEDS: incidents in two cities, set-based SQL); and the reports the ingest sends. The fixtures
+// object carries what the scenarios need.
 import { randomBytes } from 'node:crypto'
 import { v7 } from 'uuid'
 import { createApiKey } from '../dist/routes/v1/api-keys/repo.js'
@@ -66,7 +66,7 @@ export async function seed (db, { cities = 200, keysPerCity = 3, seed: seedValue
 // ---------------------------------------------------------------------------------------------------------
 // Incidents
 // ---------------------------------------------------------------------------------------------------------
-/** Reports occur in these six years; the list scenario asks for one quarter of them. */
+/** Reports occur in these six years; the list scenario asks for one quarter of them by default. */
 export const OCCURRED_FROM = '2020-01-01'
 export const OCCURRED_DAYS = 2192 // through 2025-12-31
 
@@ -244,7 +244,7 @@ function comboPool (size, seedValue) {
  * ids UUIDv7-shaped from reported_at; 30 % with sealed personal data of realistic size: random bytes).
  * `client` is a pg client (no transaction needed: one statement per city).
  */
-export async function seedIncidents (client, cities, { rows, seed: seedValue = 11 }) {
+async function seedIncidents (client, cities, { rows, seed: seedValue = 11 }) {
   await client.query('SELECT setseed($1)', [(seedValue % 1000) / 1000])
   const combos = JSON.stringify(comboPool(2000, seedValue))
   for (const city of cities) {
@@ -299,8 +299,31 @@ export async function seedIncidents (client, cities, { rows, seed: seedValue = 1
 }
 
 /** The keys the incident scenarios use, in the chosen city: an unlimited writer (NGO import) and a reader. */
-export async function incidentKeys (db, cityId) {
+async function incidentKeys (db, cityId) {
   const { key: writeKey } = await createApiKey(db, cityId, { name: 'NGO import key', scopes: ['incidents:write'] })
   const { key: readKey } = await createApiKey(db, cityId, { name: 'Incident reader key', scopes: ['incidents:read'] })
   return { writeKey, readKey }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Seeds: what a scenario lists in `seeds` is generated once, after the cities, however many scenarios ask.
+// Each gets { db (Drizzle), database (bench/harness.js), settings, fixtures } and adds to the fixtures.
+// ---------------------------------------------------------------------------------------------------------
+export const SEEDS = {
+  /**
+   * BENCH_INCIDENTS incidents in each of two cities, then VACUUM ANALYZE: the chosen city (Cohesion's ingest
+   * and the list) and the next one (the floor's ingest, so that both sides write into a table of the same
+   * size); plus a writer and a reader key in the chosen city.
+   */
+  async incidents ({ db, database, settings, fixtures }) {
+    if (fixtures.floorCity === undefined) throw new Error('the incident scenarios need BENCH_CITIES ≥ 2 (a second city for the floor)')
+    Object.assign(fixtures, await incidentKeys(db, fixtures.cityId))
+    process.stdout.write(`\n  ${settings.incidents.toLocaleString('en-US')} incidents in each of ${fixtures.citySlug} and ${fixtures.floorCity.slug} ... `)
+    const started = Date.now()
+    await database.withBench(async (c) => {
+      await seedIncidents(c, [{ id: fixtures.cityId, timezone: fixtures.cityTimezone }, fixtures.floorCity], { rows: settings.incidents })
+      process.stdout.write(`${((Date.now() - started) / 1000).toFixed(1)} s; VACUUM ANALYZE ... `)
+      await c.query('VACUUM (ANALYZE) incidents')
+    })
+  }
 }

@@ -1,4 +1,4 @@
-// SQL the bare baseline runs, shared with run.js so that the bench can EXPLAIN exactly what the baseline sends.
+// SQL the bare baseline runs, shared with the scenarios so that the bench can EXPLAIN exactly what the baseline sends.
 
 /**
  * GET /v1/incidents with a date range and a bias code, as Cohesion's Drizzle query sends it: every column of
