@@ -67,7 +67,7 @@ export function serverOptions (config: Config, logger: AppLogger = true): Fastif
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     return503OnClosing: true,
     clientErrorHandler: problemOnClientError,
-    frameworkErrors: problemOnRouterError,
+    frameworkErrors: problemOnRouterError(config.corsOrigins),
     // Installed as a factory so that every plugin context, including those that add schemas, validates with it.
     schemaController: { compilersFactory: { buildValidator: () => validatorCompiler as never } }
   }
@@ -85,14 +85,19 @@ function problemOnClientError (err: Error & { code?: string }, socket: Socket): 
 
 /**
  * The router's own refusals (a path segment longer than maxParamLength, a malformed URL) happen before any
- * route or hook runs: they are answered here, as problems like every other answer.
+ * route or hook runs: they are answered here, as problems like every other answer, with the headers the hooks
+ * would have set — the request id, no sniffing, and CORS for a configured portal so that its page can read it.
  */
-function problemOnRouterError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const [status, code, detail] = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-    ? [414, 'uri_too_long', `A path segment is longer than ${MAX_PARAM_LENGTH} characters.`] as const
-    : [400, 'bad_request', 'The URL is not valid.'] as const
-  const body = problemBody(code, detail, { status, instance: request.url.split('?')[0] ?? '/', requestId: String(request.id) })
-  reply.code(status).header('x-request-id', request.id).type('application/problem+json').send(body)
+function problemOnRouterError (corsOrigins: string[]) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const [status, code, detail] = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? [414, 'uri_too_long', `A path segment is longer than ${MAX_PARAM_LENGTH} characters.`] as const
+      : [400, 'bad_request', 'The URL is not valid.'] as const
+    const body = problemBody(code, detail, { status, instance: request.url.split('?')[0] ?? '/', requestId: String(request.id) })
+    const origin = request.headers.origin
+    if (origin !== undefined && corsOrigins.includes(origin)) reply.header('access-control-allow-origin', origin).header('vary', 'Origin')
+    reply.code(status).header('x-request-id', request.id).header('x-content-type-options', 'nosniff').type('application/problem+json').send(body)
+  }
 }
 
 export interface AppOptions {

@@ -142,7 +142,7 @@ t.test('BOOTSTRAP defaults to true on the embedded database and false with DATAB
 t.test('the server process with PORT=abc exits non-zero, names PORT on stderr, and writes nothing', async (t) => {
   const dir = tempDir(t)
   const server = startServer({ PORT: 'abc', DATA_DIR: dir })
-  const timer = setTimeout(() => { server.child.kill('SIGKILL') }, 20_000)
+  const timer = setTimeout(() => { server.child.kill('SIGKILL') }, 60_000)
   const code = await server.exited
   clearTimeout(timer)
   t.not(code, 0, 'exits non-zero')
