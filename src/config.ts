@@ -22,7 +22,7 @@ export const ConfigSchema = Type.Object({
   ENCRYPTION_KEY: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', description: '32 bytes, base64: the key that wraps personal data keys. Generated into DATA_DIR on the embedded database; required with DATABASE_URL.' })),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 1, maximum: 1000000, default: 600, description: 'Requests allowed per API key (or client address without a key) per window.' }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1000, maximum: 86400000, default: 60000, description: 'Rate-limit window.' }),
-  AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 5000, description: 'How long a verified API key is remembered by one process; 0 checks the database on every request.' }),
+  AUTH_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 5000, description: 'How long a verified API key, with its city\'s settings, is remembered by one process; 0 checks the database on every request.' }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 104857600, default: 1048576, description: 'Largest request body accepted (batch endpoints may allow more).' }),
   IDEMPOTENCY_TTL_HOURS: Type.Integer({ minimum: 24, maximum: 720, default: 24, description: 'How long an Idempotency-Key and its response are kept.' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 600000, default: 10000, description: 'How long in-flight requests may run after SIGTERM.' }),

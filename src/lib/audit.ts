@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm'
+import { sql, type SQL } from 'drizzle-orm'
 import type { FastifyRequest } from 'fastify'
 import type { Executor } from '../db/client.js'
 import { newId } from './ids.js'
@@ -30,10 +30,20 @@ export async function recordAudit (db: Executor, cityId: string, actor: AuditAct
  */
 export async function recordAudits (db: Executor, cityId: string, actor: AuditActor, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return
+  await db.execute(auditInsert(cityId, actor, entries))
+}
+
+/**
+ * The INSERT of many audit entries. With `writtenIds` (a set of uuids, e.g. `SELECT id FROM written`), only
+ * the entries of objects in it are recorded: a set-based write puts this in a CTE of its own statement, so
+ * that exactly the rows it wrote are audited, with no round trip of their own.
+ */
+export function auditInsert (cityId: string, actor: AuditActor, entries: AuditEntry[], writtenIds?: SQL): SQL {
   const column = (value: (entry: AuditEntry) => string) => sql.param(entries.map(value))
-  await db.execute(sql`INSERT INTO audit_events (city_id, id, actor_type, actor_key_id, action, object_type, object_id, request_id, details)
+  return sql`INSERT INTO audit_events (city_id, id, actor_type, actor_key_id, action, object_type, object_id, request_id, details)
     SELECT ${cityId}::uuid, u.id::uuid, ${actor.type}, ${actor.keyId}::uuid, u.action, u.object_type, u.object_id, ${actor.requestId}, u.details::jsonb
     FROM unnest(${column(() => newId())}::text[], ${column((e) => e.action)}::text[], ${column((e) => e.objectType)}::text[],
                 ${column((e) => e.objectId)}::text[], ${column((e) => JSON.stringify(e.details ?? {}))}::text[])
-      AS u(id, action, object_type, object_id, details)`)
+      AS u(id, action, object_type, object_id, details)
+    ${writtenIds !== undefined ? sql`WHERE u.object_id::uuid IN (${writtenIds})` : sql``}`
 }

@@ -2,10 +2,17 @@ import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { LRUCache } from 'lru-cache'
-import { apiKeys } from '../db/schema/index.js'
+import { apiKeys, cities } from '../db/schema/index.js'
 import { sha256Hex } from '../lib/crypto.js'
 import { ProblemError } from '../lib/problems.js'
+import { addRouteHook } from '../lib/route-hooks.js'
 import { grants } from '../lib/scopes.js'
+
+/** The settings of the caller's city that writes and published figures depend on. */
+export interface CitySettings {
+  timezone: string
+  smallCellThreshold: number
+}
 
 /** Who is calling: one API key of one city. */
 export interface Caller {
@@ -14,6 +21,11 @@ export interface Caller {
   scopes: string[]
   /** The reporting sources a partner's key is limited to; null when not limited. */
   sources: string[] | null
+  /**
+   * Read with the key and kept with it: fresh after PATCH /v1/city in this process, and within
+   * AUTH_CACHE_TTL_MS in others.
+   */
+  city: CitySettings
 }
 
 interface CachedKey extends Caller { expiresAt: number | null, checkedAt: number, touchedAt: number }
@@ -25,6 +37,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Drops a key from this process's memory at once (after a revoke). */
     forgetApiKey: (secretHash: string) => void
+    /** Drops what this process remembers of a city's keys, so that their next request reads its settings again. */
+    forgetCity: (cityId: string) => void
     /** Whose allowance a request draws on: a key this process has verified, else the client's address. */
     rateLimitSubject: (request: FastifyRequest) => Promise<string>
   }
@@ -85,14 +99,25 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
   const resolved = new WeakMap<FastifyRequest, Promise<CachedKey | null>>()
   app.decorateRequest('caller', null)
   app.decorate('forgetApiKey', (secretHash: string) => { cache.delete(secretHash) })
+  app.decorate('forgetCity', (cityId: string) => {
+    for (const [hash, entry] of cache.entries()) if (entry.cityId === cityId) cache.delete(hash)
+  })
   app.decorate('rateLimitSubject', async (request: FastifyRequest) => {
     const entry = await keyOf(request)
     return entry === null ? `ip:${request.ip}` : `key:${entry.keyId}`
   })
 
   const findKey = app.db.select({
-    cityId: apiKeys.cityId, keyId: apiKeys.id, scopes: apiKeys.scopes, sources: apiKeys.sources, expiresAt: apiKeys.expiresAt, lastUsedAt: apiKeys.lastUsedAt
-  }).from(apiKeys).where(and(eq(apiKeys.secretHash, sql.placeholder('hash')), isNull(apiKeys.revokedAt))).limit(1).prepare('find_api_key')
+    cityId: apiKeys.cityId,
+    keyId: apiKeys.id,
+    scopes: apiKeys.scopes,
+    sources: apiKeys.sources,
+    expiresAt: apiKeys.expiresAt,
+    lastUsedAt: apiKeys.lastUsedAt,
+    timezone: cities.timezone,
+    smallCellThreshold: cities.smallCellThreshold
+  }).from(apiKeys).innerJoin(cities, eq(cities.id, apiKeys.cityId))
+    .where(and(eq(apiKeys.secretHash, sql.placeholder('hash')), isNull(apiKeys.revokedAt))).limit(1).prepare('find_api_key')
 
   /** The request's key, verified (null: none, unknown, revoked, or not looked up for a guessing address). */
   function keyOf (request: FastifyRequest): Promise<CachedKey | null> {
@@ -123,6 +148,7 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
       cityId: row.cityId,
       scopes: row.scopes,
       sources: row.sources,
+      city: { timezone: row.timezone, smallCellThreshold: row.smallCellThreshold },
       expiresAt: row.expiresAt?.getTime() ?? null,
       checkedAt: now,
       touchedAt: hit?.touchedAt ?? row.lastUsedAt?.getTime() ?? 0
@@ -141,13 +167,13 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
       .catch((err: Error) => { request.log.warn({ err }, 'could not record key use') })
   }
 
-  // preParsing rather than onRequest: the rate limiter hooks each route's own onRequest, which runs after every
-  // instance-level onRequest hook, so an auth check there would refuse keyless and unknown-key requests before
-  // they are counted. preParsing still runs before any body is read.
-  app.addHook('preParsing', async (request) => {
-    const security = request.routeOptions.schema?.security as Array<Record<string, string[]>> | undefined
-    if (security === undefined || security.length === 0) return
-    const needed = security[0]?.bearer ?? []
+  /**
+   * Authenticates the request and checks the scopes its route declares. preParsing rather than onRequest: the
+   * rate limiter hooks each route's own onRequest, which runs after every instance-level onRequest hook, so an
+   * auth check there would refuse keyless and unknown-key requests before they are counted. preParsing still
+   * runs before any body is read.
+   */
+  async function authenticate (request: FastifyRequest, needed: string[]): Promise<void> {
     const hash = bearerTokenHash(request)
     const challenge = { 'www-authenticate': 'Bearer realm="cohesion"' }
     if (hash === null) throw new ProblemError('unauthorized', 'Send an API key as `Authorization: Bearer <key>`.', { headers: challenge })
@@ -160,8 +186,17 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
     if (missing.length > 0) {
       throw new ProblemError('forbidden', `The API key lacks the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}.`)
     }
-    request.caller = { keyId: entry.keyId, cityId: entry.cityId, scopes: entry.scopes, sources: entry.sources }
+    request.caller = { keyId: entry.keyId, cityId: entry.cityId, scopes: entry.scopes, sources: entry.sources, city: entry.city }
     touch(entry, now, request)
+  }
+
+  // Only routes that declare `security` get the hook, with their scopes read once, when the route is added.
+  app.addHook('onRoute', (route) => {
+    const security = route.schema?.security as Array<Record<string, string[]>> | undefined
+    if (security === undefined || security.length === 0) return
+    const needed = security[0]?.bearer ?? []
+    const hook = async (request: FastifyRequest): Promise<void> => { await authenticate(request, needed) }
+    addRouteHook(route, 'preParsing', hook)
   })
 }, { name: 'auth', dependencies: ['db'] })
 

@@ -5,6 +5,7 @@ import { query, type Executor } from '../db/client.js'
 import { idempotencyKeys } from '../db/schema/index.js'
 import { open, seal, sha256Hex } from '../lib/crypto.js'
 import { ProblemError } from '../lib/problems.js'
+import { addRouteHook } from '../lib/route-hooks.js'
 import type { Caller } from './auth.js'
 
 interface Claim {
@@ -108,8 +109,8 @@ export default fp<{ ttlHours: number }>(async (app, { ttlHours }) => {
     return { responseStatus: reply.statusCode, responseHeaders: headers, responseBody: seal(sealKey, Buffer.from(payload), aad(claim)), lockedUntil: null }
   }
 
-  app.addHook('preHandler', async (request, reply) => {
-    if (request.method !== 'POST' || !request.caller) return
+  async function claimOrReplay (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
+    if (!request.caller) return
     const header = request.headers['idempotency-key']
     if (header === undefined) return
     if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
@@ -144,13 +145,12 @@ export default fp<{ ttlHours: number }>(async (app, { ttlHours }) => {
     }
     const body = open(sealKey, existing.responseBody, aad(claim))
     reply.code(existing.responseStatus).headers(existing.responseHeaders ?? {}).header('idempotent-replayed', 'true')
-    return reply.send(body)
-  })
+    return await reply.send(body)
+  }
 
-  app.addHook('onSend', async (request, reply, payload) => {
-    // Routes of contexts made before this plugin (the docs UI) lack the decoration: undefined, not null.
+  async function keepOrRelease (request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
     const claim = request.idempotency
-    if (claim === null || claim === undefined) return payload
+    if (claim === null) return payload
     request.idempotency = null
     running.delete(claim)
     // The answer stored with the write is the one being sent: the write committed, and its replay with it.
@@ -168,6 +168,14 @@ export default fp<{ ttlHours: number }>(async (app, { ttlHours }) => {
     // The answer is only sent once its replay is stored: a client told "done" can always retry safely.
     await app.db.update(idempotencyKeys).set(storedAnswer(reply, payload, claim)).where(and(where(claim), isNull(idempotencyKeys.responseStatus)))
     return payload
+  }
+
+  // Only POST routes carry the hooks: no other request pays for them.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
+    if (!methods.includes('POST')) return
+    addRouteHook(route, 'preHandler', claimOrReplay)
+    addRouteHook(route, 'onSend', keepOrRelease)
   })
 
   const renewal = setInterval(() => {

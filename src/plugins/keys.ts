@@ -13,6 +13,12 @@ declare module 'fastify' {
 
 /** Every key the app uses is derived from ENCRYPTION_KEY, one per purpose. */
 export default fp<{ encryptionKey: Buffer }>(async (app, { encryptionKey }) => {
-  app.decorate('subkey', (purpose: string) => deriveKey(encryptionKey, purpose))
+  // Derived once per purpose: HKDF on every request would be work repeated for the same answer.
+  const derived = new Map<string, Buffer>()
+  app.decorate('subkey', (purpose: string) => {
+    let key = derived.get(purpose)
+    if (key === undefined) derived.set(purpose, key = deriveKey(encryptionKey, purpose))
+    return key
+  })
   app.decorate('cursors', new CursorCodec(deriveKey(encryptionKey, 'cursor')))
 }, { name: 'keys' })

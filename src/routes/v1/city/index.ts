@@ -55,6 +55,7 @@ const city: FastifyPluginAsyncTypebox = async (app) => {
         return await updateCity(tx, cityId, current.version, patch)
       }
     })
+    app.forgetCity(cityId)
     return toCity(row)
   })
 }

@@ -16,7 +16,6 @@ import { validatorCompiler } from '../../../lib/validation.js'
 import { callerOf, type Caller } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
 import { TAXONOMY_VERSION } from '../../../taxonomies/index.js'
-import { getCity } from '../city/repo.js'
 import { CONCURRENT, ingestIncidents, type IngestResult } from './ingest.js'
 import { openStoredPersonal, toIncident, toInput, type PersonalView } from './present.js'
 import { erasePersonalData, getIncident, listIncidents, possibleDuplicates, replaceIncident, type IncidentRow, type ListPosition } from './repo.js'
@@ -78,7 +77,8 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const answer = async (db: Executor, result: IngestResult): Promise<string> => {
       const item = result.items[0]
       if (item?.id == null) throw new ProblemError('conflict', 'The report was being written concurrently; send it again.', { retryable: true })
-      const row = await getIncident(db, caller.cityId, item.id, null)
+      // The row as written comes back from the write; an unchanged report is read as it is stored.
+      const row = result.written[0]?.row ?? await getIncident(db, caller.cityId, item.id, null)
       if (row === undefined) throw notFound('incident')
       reply.code(item.outcome === 'created' ? 201 : 200).header('location', `/v1/incidents/${row.id}`).header('etag', etagOf(row.id, row.version))
       return await reply.answerWithin(db, toIncident(row))
@@ -90,9 +90,10 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       dryRun: false,
       rejectedAs: 'validation_failed',
       pathOf: () => 'body',
-      answer: async (tx, written) => { payload = await answer(tx, written) }
+      returnRows: true,
+      // With an Idempotency-Key, the answer is stored in the write's transaction; without one there is none to store.
+      ...(request.idempotency !== null ? { answer: async (tx: Executor, written: IngestResult) => { payload = await answer(tx, written) } } : {})
     })
-    // Unchanged (nothing was written): answered from what is stored. The answer is JSON text already.
     return reply.send((payload ?? await answer(app.db, result)) as never)
   })
 
@@ -134,7 +135,7 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       dryRun,
       rejectedAs: 'unprocessable',
       pathOf: (index) => `body/${index}`,
-      answer: async (tx, written) => { payload = await answer(tx, written) }
+      ...(request.idempotency !== null ? { answer: async (tx: Executor, written: IngestResult) => { payload = await answer(tx, written) } } : {})
     })
     return reply.send((payload ?? await answer(app.db, result)) as never)
   })
@@ -209,8 +210,6 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const caller = callerOf(request)
     const patch = request.body
-    const city = await getCity(app.db, caller.cityId)
-    if (city === undefined) throw notFound('city')
     const updated = await updateVersioned<IncidentRow>(app.db, request, reply, {
       what: 'incident',
       objectType: 'incident',
@@ -228,7 +227,7 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const caseFields = await nextCaseState(tx, caller, row, patch)
         const { status: _s, duplicate_of: _d, referrals: _r, ...fields } = patch
         const prepared = prepareIncident(mergeIncident(toInput(row, personal), fields), {
-          timezone: city.timezone, now: new Date(), taxonomyVersion: carriesCodes(fields) ? TAXONOMY_VERSION : row.taxonomyVersion
+          timezone: caller.city.timezone, now: new Date(), taxonomyVersion: carriesCodes(fields) ? TAXONOMY_VERSION : row.taxonomyVersion
         })
         if (prepared.draft === null) {
           throw new ProblemError('validation_failed', 'The change would leave the incident invalid.', { errors: prepared.problems.map((p) => ({ ...p, path: `/body${p.path}` })) })

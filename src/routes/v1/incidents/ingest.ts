@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Compile } from 'typebox/compile'
 import type { Executor } from '../../../db/client.js'
-import { recordAudits, type AuditActor } from '../../../lib/audit.js'
+import type { AuditActor } from '../../../lib/audit.js'
 import { sealPersonal } from '../../../lib/envelope.js'
 import { newId } from '../../../lib/ids.js'
 import { applyMergePatch, patchedPaths } from '../../../lib/merge-patch.js'
@@ -10,9 +10,8 @@ import { ProblemError, type FieldError } from '../../../lib/problems.js'
 import { fieldErrors } from '../../../lib/validation.js'
 import type { Caller } from '../../../plugins/auth.js'
 import { TAXONOMY_VERSION } from '../../../taxonomies/index.js'
-import { getCity } from '../city/repo.js'
 import { openStoredPersonal, toInput } from './present.js'
-import { findBySourceAndExternalId, upsertIncidents, type IncidentRow, type WriteRow } from './repo.js'
+import { findBySourceAndExternalId, upsertIncidents, type IncidentRow, type WriteRow, type Written } from './repo.js'
 import { contentHashOf, mergeIncident, prepareIncident } from './rules.js'
 import { IncidentInputSchema, type BatchResult, type IncidentInput } from './schema.js'
 
@@ -39,12 +38,14 @@ export interface IngestOptions {
    * is stored there, so that the writes and the answer a retry replays commit together.
    */
   answer?: (tx: Executor, result: IngestResult) => Promise<void>
+  /** Whether the written rows come back whole (one report, answered with it), or only their ids. */
+  returnRows?: boolean
 }
 
 /** A valid item, ready to be merged with what is stored under its key. */
 interface Valid { index: number, body: IncidentInput, contentHash: string }
 
-export interface IngestResult { items: Outcome[], written: Array<{ id: string, inserted: boolean }>, answered: boolean }
+export interface IngestResult { items: Outcome[], written: Written[], answered: boolean }
 
 /**
  * Validates, merges, seals and upserts reports, set-based: one query to find what exists, one statement to
@@ -55,8 +56,6 @@ export interface IngestResult { items: Outcome[], written: Array<{ id: string, i
  * knows never erases what the city added. The case (status, referrals) is never written here.
  */
 export async function ingestIncidents (app: FastifyInstance, caller: Caller, actor: AuditActor, raw: unknown[], options: IngestOptions): Promise<IngestResult> {
-  const city = await getCity(app.db, caller.cityId)
-  if (city === undefined) throw new ProblemError('not_found', 'No such city.')
   const hashKey = app.subkey('incident-content')
   const result: IngestResult = { items: [], written: [], answered: false }
   const valid: Valid[] = []
@@ -81,7 +80,7 @@ export async function ingestIncidents (app: FastifyInstance, caller: Caller, act
     valid.push({ index, body, contentHash: contentHashOf(body, hashKey) })
   })
 
-  const context = { timezone: city.timezone, now: new Date(), taxonomyVersion: TAXONOMY_VERSION }
+  const context = { timezone: caller.city.timezone, now: new Date(), taxonomyVersion: TAXONOMY_VERSION }
   const masterKey = app.subkey('personal-data')
   const byIndex = new Map(valid.map((v) => [v.index, v]))
   let pending = valid
@@ -128,28 +127,30 @@ export async function ingestIncidents (app: FastifyInstance, caller: Caller, act
     refuseIfAtomic(result, raw.length, options)
     if (options.dryRun || rows.length === 0) return result
 
-    pending = await app.db.transaction(async (tx) => {
-      const done = await upsertIncidents(tx, caller.cityId, rows)
+    const entries = rows.map((r) => ({
+      action: r.isNew ? 'incident.created' : 'incident.updated',
+      objectType: 'incident',
+      objectId: r.id,
+      // Which fields an import set or cleared (names only): a cleared narrative or reporter is on record.
+      details: { source: r.draft.source, personal_data: r.draft.personal !== null, ...(r.isNew ? {} : { fields: r.fields }) }
+    }))
+    /** One statement writes and audits; with an answer to store, it and the answer share a transaction. */
+    const write = async (db: Executor): Promise<Valid[]> => {
+      const done = await upsertIncidents(db, caller.cityId, rows, { actor, entries }, options.returnRows)
       const doneIds = new Set(done.map((d) => d.id))
       const retry: Valid[] = []
       for (const row of rows) {
         if (doneIds.has(row.id)) result.items[row.index] = { index: row.index, id: row.id, external_id: row.draft.externalId, outcome: row.isNew ? 'created' : 'updated', problems: [] }
         else retry.push(byIndex.get(row.index) as Valid)
       }
-      await recordAudits(tx, caller.cityId, actor, rows.filter((r) => doneIds.has(r.id)).map((r) => ({
-        action: r.isNew ? 'incident.created' : 'incident.updated',
-        objectType: 'incident',
-        objectId: r.id,
-        // Which fields an import set or cleared (names only): a cleared narrative or reporter is on record.
-        details: { source: r.draft.source, personal_data: r.draft.personal !== null, ...(r.isNew ? {} : { fields: r.fields }) }
-      })))
       result.written.push(...done)
       if (retry.length === 0 && options.answer !== undefined) {
-        await options.answer(tx, result)
+        await options.answer(db, result)
         result.answered = true
       }
       return retry
-    })
+    }
+    pending = options.answer !== undefined ? await app.db.transaction(write) : await write(app.db)
   }
   for (const { index, body } of pending) {
     result.items[index] = { index, id: null, external_id: body.external_id ?? null, outcome: 'rejected', problems: [{ path: `/${options.pathOf(index)}`, message: CONCURRENT }] }

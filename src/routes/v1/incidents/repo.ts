@@ -1,6 +1,7 @@
 import { and, eq, getTableColumns, gte, inArray, lte, sql, type SQL } from 'drizzle-orm'
 import { query, type Executor } from '../../../db/client.js'
 import { incidents, type Referral } from '../../../db/schema/index.js'
+import { auditInsert, type AuditActor, type AuditEntry } from '../../../lib/audit.js'
 import { settledChanges } from '../../../lib/change-feed.js'
 import type { Draft } from './rules.js'
 import type { IncidentListFilter } from './schema.js'
@@ -116,28 +117,34 @@ const ON_CONFLICT = sql.raw(`ON CONFLICT (city_id, source, external_id) DO UPDAT
     personal_data = CASE WHEN incidents.personal_data_erased_at IS NULL THEN excluded.personal_data END,
     data_key = CASE WHEN incidents.personal_data_erased_at IS NULL THEN excluded.data_key END,
     updated_at = now()
-  WHERE incidents.id = excluded.id AND incidents.version = excluded.version - 1
-  RETURNING id, (xmax = 0) AS inserted`)
+  WHERE incidents.id = excluded.id AND incidents.version = excluded.version - 1`)
 
 /**
- * Inserts or updates many incidents in one statement, keyed on (source, external_id). An existing row is
- * only rewritten when it is still the row the caller merged the import into: the same id (its personal data
- * was sealed for that id) at the version it read. Otherwise (a concurrent import created it, a PATCH changed
- * it) the row is left alone and not returned, and the caller merges again. Erased personal data stays
- * erased. Returns the rows written.
+ * Inserts or updates many incidents in one statement, keyed on (source, external_id), and audits what it
+ * wrote in the same statement. An existing row is only rewritten when it is still the row the caller merged
+ * the import into: the same id (its personal data was sealed for that id) at the version it read. Otherwise (a
+ * concurrent import created it, a PATCH changed it) the row is left alone and not returned, and the caller
+ * merges again. Erased personal data stays erased. Returns the rows written, whole with `returnRows`.
  *
  * The rows travel as one text[] parameter per column (unnest), not as a VALUES list of 30 parameters per
  * row: building a 30,000-parameter statement with Drizzle cost more CPU than everything else an import
  * does. Columns not named (status, referrals, created_at, ...) keep what is stored, or take their defaults.
  */
-export async function upsertIncidents (db: Executor, cityId: string, rows: WriteRow[]): Promise<Array<{ id: string, inserted: boolean }>> {
+export async function upsertIncidents (db: Executor, cityId: string, rows: WriteRow[], audit: { actor: AuditActor, entries: AuditEntry[] }, returnRows = false): Promise<Written[]> {
   if (rows.length === 0) return []
   const arrays = sql.join(IMPORTED.map((c) => sql`${sql.param(rows.map(c.value))}::text[]`), sql.raw(', '))
-  return await query<{ id: string, inserted: boolean }>(db, sql`INSERT INTO incidents (city_id, ${NAMES})
-  SELECT ${cityId}::uuid, ${READS}
-  FROM unnest(${arrays}) AS u(${NAMES})
-  ${ON_CONFLICT}`)
+  const written = await query<Record<string, unknown>>(db, sql`WITH written AS (
+    INSERT INTO incidents (city_id, ${NAMES})
+    SELECT ${cityId}::uuid, ${READS}
+    FROM unnest(${arrays}) AS u(${NAMES})
+    ${ON_CONFLICT}
+    RETURNING ${returnRows ? LISTED_COLUMNS : sql.raw('incidents.id')}, (xmax = 0) AS inserted
+  ), audited AS (${auditInsert(cityId, audit.actor, audit.entries, sql`SELECT id FROM written`)})
+  SELECT * FROM written`)
+  return written.map((raw) => ({ id: raw.id as string, inserted: raw.inserted as boolean, ...(returnRows ? { row: mappedRow(raw) } : {}) }))
 }
+
+export interface Written { id: string, inserted: boolean, row?: IncidentRow }
 
 /**
  * Rewrites one incident after a PATCH, if it is still at `version`. The content hash stays that of the last

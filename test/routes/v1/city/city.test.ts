@@ -75,3 +75,15 @@ t.test('PATCH /v1/city writes an audit event naming the changed fields', async (
   t.same(events.json().data[0].details, { fields: ['name'] })
   t.equal(events.json().data[0].actor_key_id, city.keyId)
 })
+
+t.test('a changed timezone applies to the next write at once, though writes keep the city\'s settings with the key', async (t) => {
+  const city = await makeCityWithKey(db, ['admin', 'incidents:write', 'incidents:read'])
+  const report = { source: 'resident-portal', incident_type: 'bias_incident', bias_motivations: ['14'], occurred_at: '2024-06-01T03:30:00Z' }
+  const before = await app.inject({ method: 'POST', url: '/v1/incidents', headers: bearer(city.key), payload: report })
+  t.equal(before.json().occurred_on, '2024-05-31', 'in New York it was still the evening before')
+  const etag = (await app.inject({ method: 'GET', url: '/v1/city', headers: bearer(city.key) })).headers.etag as string
+  const patched = await app.inject({ method: 'PATCH', url: '/v1/city', headers: { ...bearer(city.key), 'if-match': etag }, payload: { timezone: 'Europe/Berlin' } })
+  t.equal(patched.statusCode, 200)
+  const after = await app.inject({ method: 'POST', url: '/v1/incidents', headers: bearer(city.key), payload: report })
+  t.equal(after.json().occurred_on, '2024-06-01', 'in Berlin it was already morning')
+})
