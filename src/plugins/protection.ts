@@ -1,5 +1,5 @@
 import cors from '@fastify/cors'
-import helmet from '@fastify/helmet'
+import helmet, { type HelmetOptions } from 'helmet'
 import rateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
 import fp from 'fastify-plugin'
@@ -14,16 +14,19 @@ export interface ProtectionOptions {
 }
 
 /**
- * The HTTP safety layer, all from well-kept Fastify plugins: security headers (@fastify/helmet), a CORS
+ * The HTTP safety layer, all from well-kept libraries: security headers (helmet), a CORS
  * allow-list for city portals (@fastify/cors), a request allowance per API key (@fastify/rate-limit, with
  * RateLimit-* headers), and load shedding (@fastify/under-pressure) answering 503 before the process drowns.
  */
 export default fp<ProtectionOptions>(async (app, options) => {
-  await app.register(helmet, {
+  // Helmet's headers depend on its options only, so they are worked out once, by helmet itself, and set on
+  // every answer in one step (the Fastify wrapper builds helmet's middleware again for every request).
+  const securityHeaders = helmetHeaders({
     // An API answers JSON: nothing it sends may run scripts or be framed. /docs sets its own policy.
     contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     crossOriginResourcePolicy: { policy: 'same-site' }
   })
+  app.addHook('onRequest', (_request, reply, done) => { reply.headers(securityHeaders); done() })
 
   await app.register(cors, {
     origin: options.corsOrigins.length === 0 ? false : options.corsOrigins,
@@ -59,3 +62,14 @@ export default fp<ProtectionOptions>(async (app, options) => {
     })
   }
 }, { name: 'protection', dependencies: ['problems', 'auth'] })
+
+/** The headers helmet sets with these options, recorded from one run of its middleware. */
+function helmetHeaders (options: HelmetOptions): Record<string, string> {
+  const headers: Record<string, string> = {}
+  const response = {
+    setHeader: (name: string, value: string | number | readonly string[]) => { headers[name.toLowerCase()] = String(value) },
+    removeHeader: (name: string) => { delete headers[name.toLowerCase()] }
+  }
+  helmet(options)({} as never, response as never, () => {})
+  return headers
+}
