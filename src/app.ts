@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import { serializeError } from './lib/db-errors.js'
+import { withoutWithheld } from './lib/log-redaction.js'
 import { problemBody, ProblemError } from './lib/problems.js'
 import { sharedSchemas } from './lib/schemas.js'
 import { MERGE_PATCH_TYPE } from './lib/merge-patch.js'
@@ -26,23 +27,15 @@ import taxonomies from './routes/v1/taxonomies/index.js'
 
 export const version: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
-/** Log paths that may hold a credential or a person's data: never written to a log line. */
-export const REDACTED_PATHS = [
-  'req.headers.authorization', 'req.headers.cookie', 'req.headers["idempotency-key"]', 'res.headers["set-cookie"]',
-  'key', '*.key', 'secret', '*.secret', 'password', '*.password',
-  'reporter', '*.reporter', 'narrative', '*.narrative', 'address', '*.address', 'email', '*.email', 'phone', '*.phone',
-  'latitude', '*.latitude', 'longitude', '*.longitude', 'body', '*.body'
-]
-
 /** Longer path parameters (ids are 36 characters) are refused by the router with a 414. */
 const MAX_PARAM_LENGTH = 200
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
-/** The production logger's options: level from the config, credentials and personal fields redacted. */
+/** The production logger's options: level from the config, credentials and personal fields withheld. */
 export const loggerOptions = (config: Config) => ({
   level: config.LOG_LEVEL,
-  redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  formatters: { log: withoutWithheld },
   // Errors are logged by what identifies them, never by a database error's message (the query and its values).
   serializers: { err: serializeError }
 })

@@ -64,3 +64,15 @@ t.test('under event-loop pressure, requests are shed with a 503 problem and Retr
   t.equal(res.json().code, 'service_unavailable')
   t.ok(Number(res.headers['retry-after']) > 0, 'Retry-After says when to come back')
 })
+
+t.test('personal and secret members are withheld wherever they sit in a logged object, and the logged object is left as it was', async (t) => {
+  const { app, log } = await appWithCapturedLog(t)
+  const logged = { incident: 'abc', reporter: { name: 'Mei withheld-1' }, change: { location: { address: '12 withheld-2 St', latitude: 41.1 } }, items: [{ email: 'withheld-3@example.org' }], headers: { authorization: 'Bearer withheld-4' } }
+  const copy = structuredClone(logged)
+  app.log.info(logged, 'a line with personal data in it')
+  t.same(logged, copy, 'the caller\'s object is not changed')
+  const line = log().split('\n').find((l) => l.includes('a line with personal data in it')) ?? ''
+  for (const needle of ['withheld-1', 'withheld-2', 'withheld-3', 'withheld-4', '41.1']) t.notOk(line.includes(needle), `${needle} is not in the line`)
+  t.match(line, /"incident":"abc"/, 'ids stay')
+  t.match(line, /"reporter":"\[redacted\]"/, 'the member is marked as withheld')
+})
