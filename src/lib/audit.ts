@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { FastifyRequest } from 'fastify'
-import type { Executor } from '../db/client.js'
+import { textArrayLiteral, type Executor } from '../db/client.js'
 import { newId } from './ids.js'
 
 export interface AuditActor { type: 'api_key' | 'cli' | 'system', keyId: string | null, requestId: string | null }
@@ -39,7 +39,7 @@ export async function recordAudits (db: Executor, cityId: string, actor: AuditAc
  * that exactly the rows it wrote are audited, with no round trip of their own.
  */
 export function auditInsert (cityId: string, actor: AuditActor, entries: AuditEntry[], writtenIds?: SQL): SQL {
-  const column = (value: (entry: AuditEntry) => string) => sql.param(entries.map(value))
+  const column = (value: (entry: AuditEntry) => string) => textArrayLiteral(entries.map(value))
   return sql`INSERT INTO audit_events (city_id, id, actor_type, actor_key_id, action, object_type, object_id, request_id, details)
     SELECT ${cityId}::uuid, u.id::uuid, ${actor.type}, ${actor.keyId}::uuid, u.action, u.object_type, u.object_id, ${actor.requestId}, u.details::jsonb
     FROM unnest(${column(() => newId())}::text[], ${column((e) => e.action)}::text[], ${column((e) => e.objectType)}::text[],

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytesFromBlock } from './random.js'
 
 export const sha256Hex = (value: string | Buffer): string => createHash('sha256').update(value).digest('hex')
 
@@ -23,7 +24,7 @@ const FORMAT = 1
  * Layout: format byte | nonce (12) | tag (16) | ciphertext.
  */
 export function seal (key: Buffer, plaintext: Buffer, additionalData: string): Buffer {
-  const nonce = randomBytes(12)
+  const nonce = randomBytesFromBlock(12)
   const cipher = createCipheriv('aes-256-gcm', key, nonce)
   cipher.setAAD(Buffer.from(additionalData, 'utf8'))
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()])

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto'
 import { open, seal } from './crypto.js'
+import { randomBytesFromBlock } from './random.js'
 
 /**
  * Envelope encryption of a record's personal data: a fresh data key per record seals the data, and the
@@ -12,7 +12,7 @@ export interface Sealed { data: Buffer, dataKey: Buffer }
 const aad = (cityId: string, kind: string, id: string, part: string): string => `${cityId}\n${kind}\n${id}\n${part}`
 
 export function sealPersonal (masterKey: Buffer, cityId: string, kind: string, id: string, value: unknown): Sealed {
-  const dataKey = randomBytes(32)
+  const dataKey = randomBytesFromBlock(32)
   return {
     data: seal(dataKey, Buffer.from(JSON.stringify(value), 'utf8'), aad(cityId, kind, id, 'data')),
     dataKey: seal(masterKey, dataKey, aad(cityId, kind, id, 'data-key'))

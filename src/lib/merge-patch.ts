@@ -19,10 +19,13 @@ export function applyMergePatch<T extends JsonObject> (target: T, patch: JsonObj
 }
 
 /** The dotted paths a patch sets or removes (`location.address`), for audit events: names only, never values. */
-export function patchedPaths (patch: JsonObject, prefix = ''): string[] {
-  return Object.entries(patch).flatMap(([name, value]) => isObject(value) && Object.keys(value).length > 0
-    ? patchedPaths(value, `${prefix}${name}.`)
-    : [`${prefix}${name}`])
+export function patchedPaths (patch: JsonObject, prefix = '', into: string[] = []): string[] {
+  for (const name in patch) {
+    const value = patch[name]
+    if (isObject(value) && Object.keys(value).length > 0) patchedPaths(value, `${prefix}${name}.`, into)
+    else into.push(prefix + name)
+  }
+  return into
 }
 
 /** The media types a PATCH body may be sent as: merge-patch is what it means, plain JSON is accepted too. */

@@ -114,7 +114,8 @@ export async function ingestIncidents (app: FastifyInstance, caller: Caller, act
       rows.push({
         index: item.index,
         isNew: found === undefined,
-        fields: patchedPaths(item.body),
+        // Which fields an update set or cleared, for its audit event (names only).
+        fields: found === undefined ? [] : patchedPaths(item.body),
         id,
         draft,
         contentHash: item.contentHash,

@@ -1,5 +1,5 @@
 import { and, eq, getTableColumns, gte, inArray, lte, sql, type SQL } from 'drizzle-orm'
-import { query, type Executor } from '../../../db/client.js'
+import { query, textArrayLiteral, type Executor } from '../../../db/client.js'
 import { incidents, type Referral } from '../../../db/schema/index.js'
 import { auditInsert, type AuditActor, type AuditEntry } from '../../../lib/audit.js'
 import { settledChanges } from '../../../lib/change-feed.js'
@@ -66,7 +66,6 @@ const columnsOf = ({ draft, personalData, dataKey }: Pick<WriteRow, 'draft' | 'p
 })
 
 /** A text[] literal, for an array column sent inside a text[] parameter: every element quoted. */
-const textArray = (values: readonly string[]): string => `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`
 const timestamp = (value: Date | null): string | null => value === null ? null : value.toISOString()
 const text = (value: number | boolean | null): string | null => value === null ? null : String(value)
 const hex = (value: Buffer | null): string | null => value === null ? null : value.toString('hex')
@@ -80,9 +79,9 @@ const IMPORTED: Array<{ column: string, read: (u: string) => string, value: (row
   { column: 'source', read: (u) => u, value: (r) => r.draft.source },
   { column: 'external_id', read: (u) => u, value: (r) => r.draft.externalId },
   { column: 'incident_type', read: (u) => u, value: (r) => r.draft.incidentType },
-  { column: 'bias_motivations', read: (u) => `${u}::text[]`, value: (r) => textArray(r.draft.biasMotivations) },
-  { column: 'bias_categories', read: (u) => `${u}::text[]`, value: (r) => textArray(r.draft.biasCategories) },
-  { column: 'offense_types', read: (u) => `${u}::text[]`, value: (r) => textArray(r.draft.offenseTypes) },
+  { column: 'bias_motivations', read: (u) => `${u}::text[]`, value: (r) => textArrayLiteral(r.draft.biasMotivations) },
+  { column: 'bias_categories', read: (u) => `${u}::text[]`, value: (r) => textArrayLiteral(r.draft.biasCategories) },
+  { column: 'offense_types', read: (u) => `${u}::text[]`, value: (r) => textArrayLiteral(r.draft.offenseTypes) },
   { column: 'taxonomy_version', read: (u) => u, value: (r) => r.draft.taxonomyVersion },
   { column: 'occurred_on', read: (u) => `${u}::date`, value: (r) => r.draft.occurredOn },
   { column: 'occurred_at', read: (u) => `${u}::timestamptz`, value: (r) => timestamp(r.draft.occurredAt) },
@@ -132,7 +131,7 @@ const ON_CONFLICT = sql.raw(`ON CONFLICT (city_id, source, external_id) DO UPDAT
  */
 export async function upsertIncidents (db: Executor, cityId: string, rows: WriteRow[], audit: { actor: AuditActor, entries: AuditEntry[] }, returnRows = false): Promise<Written[]> {
   if (rows.length === 0) return []
-  const arrays = sql.join(IMPORTED.map((c) => sql`${sql.param(rows.map(c.value))}::text[]`), sql.raw(', '))
+  const arrays = sql.join(IMPORTED.map((c) => sql`${textArrayLiteral(rows.map(c.value))}::text[]`), sql.raw(', '))
   const written = await query<Record<string, unknown>>(db, sql`WITH written AS (
     INSERT INTO incidents (city_id, ${NAMES})
     SELECT ${cityId}::uuid, ${READS}

@@ -77,14 +77,16 @@ export function localDate (instant: Date, timeZone: string): string {
 /** Two decimals of a degree: about 1 km, the precision shown without the personal scope. */
 export const coarsen = (degrees: number): number => Math.round(degrees * 100) / 100
 
-/** Key order does not change what a report says. */
-function canonical (value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`
+/** The value with every object's members in sorted order: key order does not change what a report says. */
+function sortedMembers (value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map(sortedMembers)
+  const object = value as Record<string, unknown>
+  const sorted: Record<string, unknown> = {}
+  for (const key of Object.keys(object).sort()) {
+    if (object[key] !== undefined) sorted[key] = sortedMembers(object[key])
   }
-  return JSON.stringify(value)
+  return sorted
 }
 
 /**
@@ -93,7 +95,7 @@ function canonical (value: unknown): string {
  * tested against guesses.
  */
 export const contentHashOf = (body: IncidentInput, hashKey: Buffer): string =>
-  hmac(hashKey, canonical({ ...body, reported_at: body.reported_at ?? null })).toString('hex')
+  hmac(hashKey, JSON.stringify(sortedMembers({ ...body, reported_at: body.reported_at ?? null }))).toString('hex')
 
 /**
  * A stored incident (as input) with a change applied: a JSON Merge Patch, where giving either day field
