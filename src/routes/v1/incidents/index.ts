@@ -1,59 +1,36 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import Type from 'typebox'
-import { Compile } from 'typebox/compile'
-import type { Executor } from '../../../db/client.js'
 import { actorOf, recordAudit } from '../../../lib/audit.js'
-import { sealPersonal } from '../../../lib/envelope.js'
-import { etagOf } from '../../../lib/etag.js'
-import { ndjsonParser, NDJSON_TYPE } from '../../../lib/ndjson.js'
+import { BatchResult } from '../../../lib/batch.js'
+import { BATCH_BODY_LIMIT, createOne, registerBatchRoute } from '../../../lib/import-routes.js'
 import { feedPageOf, pageOf } from '../../../lib/pagination.js'
+import { PersonalData } from '../../../lib/personal-data.js'
 import { notFound, ProblemError } from '../../../lib/problems.js'
+import { etagOf } from '../../../lib/etag.js'
 import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
-import { grants } from '../../../lib/scopes.js'
 import { updateVersioned } from '../../../lib/update.js'
-import { validatorCompiler } from '../../../lib/validation.js'
-import { callerOf, type Caller } from '../../../plugins/auth.js'
+import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
 import { TAXONOMY_VERSION } from '../../../taxonomies/index.js'
-import { CONCURRENT, ingestIncidents, type IngestResult } from './ingest.js'
-import { openStoredPersonal, toIncident, toInput, type PersonalView } from './present.js'
+import { incidentImports } from './imports.js'
+import { toIncident, toInput } from './present.js'
 import { erasePersonalData, getIncident, listIncidents, possibleDuplicates, replaceIncident, type IncidentRow, type ListPosition } from './repo.js'
-import { carriesCodes, dateFilterProblem, mergeIncident, prepareIncident } from './rules.js'
-import { BatchQuery, BatchResultSchema, IncidentInputSchema, IncidentListQuery, IncidentPatchSchema, IncidentSchema, type IncidentInput } from './schema.js'
+import { carriesCodes, dateFilterProblem, mergeIncident, prepareIncident, type PersonalData as Personal } from './rules.js'
+import { IncidentInputSchema, IncidentListQuery, IncidentPatchSchema, IncidentSchema, type IncidentInput } from './schema.js'
 import { nextCaseState, refuseErasedPersonalData } from './workflow.js'
 
+/** The answer of POST /v1/incidents/batch. */
+const IncidentBatchResult = BatchResult('IncidentBatchResult')
 const LIST = 'incidents'
 /** Where the change feed starts: before the first transaction and the lowest id. */
 const FEED_START = [0, '00000000-0000-0000-0000-000000000000']
-const BATCH_MAX = 1000
-const BATCH_BODY_LIMIT = 16 * 1024 * 1024
-const PERSONAL = 'incidents:read_personal'
-
-/** Only the shape of a batch is checked up front; each item is validated on its own, so one bad item rejects only itself. */
-const batchShape = Compile(Type.Array(Type.Unknown(), { minItems: 1, maxItems: BATCH_MAX }))
-
 const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema(IncidentSchema)
   app.addSchema(IncidentInputSchema)
-  app.addSchema(BatchResultSchema)
+  app.addSchema(IncidentBatchResult)
   const IncidentRef = ref(IncidentSchema)
-  const masterKey = app.subkey('personal-data')
-
-  // NDJSON: one report per line, as partners export them. A line that is not usable JSON becomes a rejected item.
-  app.addContentTypeParser(NDJSON_TYPE, ndjsonParser({ maxItems: BATCH_MAX, bodyLimit: BATCH_BODY_LIMIT }))
-
-  /** Opens an incident's personal data; a ciphertext that does not belong to the row reads as unreadable. */
-  function openPersonalData (request: FastifyRequest, row: IncidentRow): PersonalView {
-    const data = openStoredPersonal(masterKey, row)
-    if (data !== 'unreadable') return { kind: 'shown', data }
-    request.log.error({ incident: row.id }, 'personal data of an incident failed its integrity check')
-    return { kind: 'unreadable' }
-  }
-
-  /** What the caller may see of an incident's personal data. */
-  const personalView = (request: FastifyRequest, caller: Caller, row: IncidentRow): PersonalView =>
-    grants(caller.scopes, PERSONAL) ? openPersonalData(request, row) : { kind: 'hidden' }
+  const personal = new PersonalData<Personal>(app.subkey('personal-data'), 'incident', 'incidents:read_personal')
+  const imports = incidentImports(personal)
 
   app.post('', {
     bodyLimit: BATCH_BODY_LIMIT,
@@ -74,70 +51,23 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (caller.sources !== null && !caller.sources.includes(input.source)) {
       throw new ProblemError('forbidden', `This key reports only for its own sources (${caller.sources.join(', ')}).`)
     }
-    const answer = async (db: Executor, result: IngestResult): Promise<string> => {
-      const item = result.items[0]
-      if (item?.id == null) throw new ProblemError('conflict', 'The report was being written concurrently; send it again.', { retryable: true })
-      // The row as written comes back from the write; an unchanged report is read as it is stored.
-      const row = result.written[0]?.row ?? await getIncident(db, caller.cityId, item.id, null)
-      if (row === undefined) throw notFound('incident')
-      reply.code(item.outcome === 'created' ? 201 : 200).header('location', `/v1/incidents/${row.id}`).header('etag', etagOf(row.id, row.version))
-      return await reply.answerWithin(db, toIncident(row))
-    }
-    let payload: string | undefined
-    const result = await ingestIncidents(app, caller, actorOf(request), [input], {
-      requireExternalId: false,
-      atomic: true,
-      dryRun: false,
-      rejectedAs: 'validation_failed',
-      pathOf: () => 'body',
-      returnRows: true,
-      // With an Idempotency-Key, the answer is stored in the write's transaction; without one there is none to store.
-      ...(request.idempotency !== null ? { answer: async (tx: Executor, written: IngestResult) => { payload = await answer(tx, written) } } : {})
+    return await createOne(app, request, reply, imports, {
+      location: (id) => `/v1/incidents/${id}`,
+      read: async (db, id) => await getIncident(db, caller.cityId, id, null),
+      present: (row) => toIncident(row)
     })
-    return reply.send((payload ?? await answer(app.db, result)) as never)
   })
 
-  app.post('/batch', {
-    bodyLimit: BATCH_BODY_LIMIT,
-    validatorCompiler: (route) => route.httpPart === 'body' ? (value: unknown) => batchShape.Check(value) ? { value } : { error: [...batchShape.Errors(value)] as unknown as Error } : validatorCompiler(route),
-    schema: {
-      operationId: 'importIncidents',
-      tags: ['incidents'],
-      summary: 'Import up to 1,000 reports (JSON array or NDJSON)',
-      description: 'Upserts on (source, external_id): running the same import twice creates nothing new. Each item is answered with its outcome ' +
-        '(created, updated, unchanged, rejected) and its problems; bad items do not block good ones unless `atomic=true`. ' +
-        '`dry_run=true` validates and writes nothing. Send `application/json` (an array) or `application/x-ndjson` (one report per line).',
-      security: [{ bearer: ['incidents:write'] }],
-      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
-      querystring: BatchQuery,
-      body: {
-        content: {
-          'application/json': { schema: Type.Array(ref(IncidentInputSchema), { minItems: 1, maxItems: BATCH_MAX }) },
-          'application/x-ndjson': { schema: Type.Array(ref(IncidentInputSchema), { minItems: 1, maxItems: BATCH_MAX, description: 'One IncidentInput per line.' }) }
-        }
-      },
-      response: { 200: ref(BatchResultSchema), ...problemResponses(...AUTHENTICATED, 413, 415, 422) }
-    }
-  }, async (request, reply) => {
-    const caller = callerOf(request)
-    const { atomic = false, dry_run: dryRun = false } = request.query
-    const answer = async (db: Executor, { items }: IngestResult): Promise<string> => {
-      const summary = { created: 0, updated: 0, unchanged: 0, rejected: 0 }
-      for (const item of items) summary[item.outcome]++
-      // Items refused for a concurrent write are for the same request sent again: its key must not replay this.
-      if (items.some((item) => item.problems.some((p) => p.message === CONCURRENT))) request.retryable = true
-      return await reply.answerWithin(db, { dry_run: dryRun, summary, items })
-    }
-    let payload: string | undefined
-    const result = await ingestIncidents(app, caller, actorOf(request), request.body as unknown[], {
-      requireExternalId: true,
-      atomic,
-      dryRun,
-      rejectedAs: 'unprocessable',
-      pathOf: (index) => `body/${index}`,
-      ...(request.idempotency !== null ? { answer: async (tx: Executor, written: IngestResult) => { payload = await answer(tx, written) } } : {})
-    })
-    return reply.send((payload ?? await answer(app.db, result)) as never)
+  registerBatchRoute(app, {
+    resource: imports,
+    operationId: 'importIncidents',
+    tag: 'incidents',
+    summary: 'Import up to 1,000 reports (JSON array or NDJSON)',
+    description: 'Upserts on (source, external_id): running the same import twice creates nothing new. The case (status, resolution, ' +
+      'duplicate_of, referrals) is the city\'s and never changed by an import.',
+    scope: 'incidents:write',
+    item: IncidentInputSchema,
+    result: IncidentBatchResult
   })
 
   app.get('', {
@@ -183,12 +113,8 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const caller = callerOf(request)
     const row = await getIncident(app.db, caller.cityId, request.params.id, caller.sources)
     if (row === undefined) throw notFound('incident')
-    const view = personalView(request, caller, row)
-    if (view.kind !== 'hidden' && row.personalData !== null) {
-      await recordAudit(app.db, caller.cityId, actorOf(request), {
-        action: 'incident.personal_data_read', objectType: 'incident', objectId: row.id, details: { readable: view.kind === 'shown' }
-      })
-    }
+    const view = personal.view(request, caller, row)
+    await personal.recordReads(app.db, request, [{ row, view }])
     reply.header('etag', etagOf(row.id, row.version))
     return toIncident(row, view)
   })
@@ -219,22 +145,20 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       write: async (tx, row) => {
         refuseErasedPersonalData(row, patch)
         // The change is applied to the whole record, personal data included, whatever the caller may read.
-        const view = openPersonalData(request, row)
-        if (view.kind === 'unreadable') {
+        const stored = personal.open(row)
+        if (stored === 'unreadable') {
           throw new ProblemError('conflict', 'The personal data of this incident fails its integrity check; erase it (DELETE /v1/incidents/{id}/personal-data) before changing the incident.')
         }
-        const personal = view.kind === 'shown' ? view.data : null
         const caseFields = await nextCaseState(tx, caller, row, patch)
         const { status: _s, duplicate_of: _d, referrals: _r, ...fields } = patch
-        const prepared = prepareIncident(mergeIncident(toInput(row, personal), fields), {
+        const prepared = prepareIncident(mergeIncident(toInput(row, stored), fields), {
           timezone: caller.city.timezone, now: new Date(), taxonomyVersion: carriesCodes(fields) ? TAXONOMY_VERSION : row.taxonomyVersion
         })
         if (prepared.draft === null) {
           throw new ProblemError('validation_failed', 'The change would leave the incident invalid.', { errors: prepared.problems.map((p) => ({ ...p, path: `/body${p.path}` })) })
         }
-        const sealed = prepared.draft.personal !== null ? sealPersonal(masterKey, caller.cityId, 'incident', row.id, prepared.draft.personal) : null
         return await replaceIncident(tx, caller.cityId, row.version, {
-          id: row.id, draft: prepared.draft, personalData: sealed?.data ?? null, dataKey: sealed?.dataKey ?? null, ...caseFields
+          id: row.id, draft: prepared.draft, ...personal.sealed(caller.cityId, row.id, prepared.draft.personal), ...caseFields
         })
       }
     })

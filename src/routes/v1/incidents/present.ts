@@ -1,31 +1,15 @@
-import { openPersonal } from '../../../lib/envelope.js'
+import { personalDataState, type PersonalView } from '../../../lib/personal-data.js'
 import type { IncidentRow } from './repo.js'
 import type { PersonalData } from './rules.js'
 import type { Incident, IncidentInput } from './schema.js'
 
-/**
- * The personal data stored with an incident, opened, or 'unreadable' when its ciphertext fails the integrity
- * check (it was altered, moved to another row, or sealed under another key).
- */
-export function openStoredPersonal (masterKey: Buffer, row: IncidentRow): PersonalData | null | 'unreadable' {
-  if (row.personalData === null || row.dataKey === null) return null
-  try {
-    return openPersonal<PersonalData>(masterKey, row.cityId, 'incident', row.id, { data: row.personalData, dataKey: row.dataKey })
-  } catch {
-    return 'unreadable'
-  }
-}
-
-/** The personal data of a record as the reader may see it. */
-export type PersonalView = { kind: 'hidden' } | { kind: 'shown', data: PersonalData | null } | { kind: 'unreadable' }
-
-const HIDDEN: PersonalView = { kind: 'hidden' }
+const HIDDEN: PersonalView<PersonalData> = { kind: 'hidden' }
 
 /**
  * The wire form of an incident. Without the personal scope it carries no personal field at all, and its
  * coordinates are the stored coarse ones.
  */
-export function toIncident (row: IncidentRow, view: PersonalView = HIDDEN): Incident {
+export function toIncident (row: IncidentRow, view: PersonalView<PersonalData> = HIDDEN): Incident {
   const personal = view.kind === 'shown' ? view.data : null
   const exact = personal?.latitude !== undefined && personal.longitude !== undefined
   const incident: Incident = {
@@ -57,7 +41,7 @@ export function toIncident (row: IncidentRow, view: PersonalView = HIDDEN): Inci
     resolution: row.resolution as Incident['resolution'],
     duplicate_of: row.duplicateOf,
     referrals: row.referrals,
-    personal_data: row.personalDataErasedAt !== null ? 'erased' : row.personalData !== null ? 'held' : 'none',
+    personal_data: personalDataState(row),
     version: row.version,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString()

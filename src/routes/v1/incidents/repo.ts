@@ -1,8 +1,10 @@
-import { and, eq, getTableColumns, gte, inArray, lte, sql, type SQL } from 'drizzle-orm'
+import { and, eq, gte, inArray, lte, sql, type SQL } from 'drizzle-orm'
 import { query, textArrayLiteral, type Executor } from '../../../db/client.js'
 import { incidents, type Referral } from '../../../db/schema/index.js'
-import { auditInsert, type AuditActor, type AuditEntry } from '../../../lib/audit.js'
+import type { ImportRow } from '../../../lib/batch.js'
+import { allColumns, decodeRow, type BulkTable } from '../../../lib/bulk-upsert.js'
 import { settledChanges } from '../../../lib/change-feed.js'
+import { eraseSealed } from '../../../lib/personal-data.js'
 import type { Draft } from './rules.js'
 import type { IncidentListFilter } from './schema.js'
 
@@ -25,133 +27,67 @@ export async function getIncident (db: Executor, cityId: string, id: string, sou
 export async function findBySourceAndExternalId (db: Executor, cityId: string, pairs: Array<{ source: string, externalId: string }>): Promise<IncidentRow[]> {
   if (pairs.length === 0) return []
   const rows = await query<Record<string, unknown>>(db, sql`
-    SELECT ${LISTED_COLUMNS} FROM incidents
-    JOIN unnest(${sql.param(pairs.map((p) => p.source))}::text[], ${sql.param(pairs.map((p) => p.externalId))}::text[]) AS k(source, external_id)
+    SELECT ${allColumns(INCIDENT_WRITES)} FROM incidents
+    JOIN unnest(${textArrayLiteral(pairs.map((p) => p.source))}::text[], ${textArrayLiteral(pairs.map((p) => p.externalId))}::text[]) AS k(source, external_id)
       ON incidents.source = k.source AND incidents.external_id = k.external_id
     WHERE incidents.city_id = ${cityId}`)
-  return rows.map(mappedRow)
+  return rows.map((raw) => decodeRow<IncidentRow>(incidents, raw))
 }
 
-/**
- * A row to write: the prepared draft, its sealed personal data, the hash of the body it came from, and the
- * version it will have (the stored one plus one; 1 for a new incident).
- */
-export interface WriteRow { id: string, draft: Draft, personalData: Buffer | null, dataKey: Buffer | null, contentHash: string, version: number }
-
-const columnsOf = ({ draft, personalData, dataKey }: Pick<WriteRow, 'draft' | 'personalData' | 'dataKey'>) => ({
-  incidentType: draft.incidentType,
-  biasMotivations: draft.biasMotivations,
-  biasCategories: draft.biasCategories,
-  offenseTypes: draft.offenseTypes,
-  taxonomyVersion: draft.taxonomyVersion,
-  occurredOn: draft.occurredOn,
-  occurredAt: draft.occurredAt,
-  reportedAt: draft.reportedAt,
-  language: draft.language,
-  locationType: draft.locationType,
-  neighborhood: draft.neighborhood,
-  censusTract: draft.censusTract,
-  coarseLatitude: draft.coarseLatitude,
-  coarseLongitude: draft.coarseLongitude,
-  isOnline: draft.isOnline,
-  platform: draft.platform,
-  summary: draft.summary,
-  victimCount: draft.victimCount,
-  victimType: draft.victimType,
-  contactOk: draft.contactOk,
-  shareWithLawEnforcement: draft.shareWithLawEnforcement,
-  includeInStatistics: draft.includeInStatistics,
-  personalData,
-  dataKey
-})
-
-/** A text[] literal, for an array column sent inside a text[] parameter: every element quoted. */
-const timestamp = (value: Date | null): string | null => value === null ? null : value.toISOString()
-const text = (value: number | boolean | null): string | null => value === null ? null : String(value)
-const hex = (value: Buffer | null): string | null => value === null ? null : value.toString('hex')
-
-/**
- * The columns an import writes besides city_id: how each goes into its text[] parameter (one parameter per
- * column, one element per row) and the SQL that reads it back. The same values as columnsOf, in text form.
- */
-const IMPORTED: Array<{ column: string, read: (u: string) => string, value: (row: WriteRow) => string | null }> = [
-  { column: 'id', read: (u) => `${u}::uuid`, value: (r) => r.id },
-  { column: 'source', read: (u) => u, value: (r) => r.draft.source },
-  { column: 'external_id', read: (u) => u, value: (r) => r.draft.externalId },
-  { column: 'incident_type', read: (u) => u, value: (r) => r.draft.incidentType },
-  { column: 'bias_motivations', read: (u) => `${u}::text[]`, value: (r) => textArrayLiteral(r.draft.biasMotivations) },
-  { column: 'bias_categories', read: (u) => `${u}::text[]`, value: (r) => textArrayLiteral(r.draft.biasCategories) },
-  { column: 'offense_types', read: (u) => `${u}::text[]`, value: (r) => textArrayLiteral(r.draft.offenseTypes) },
-  { column: 'taxonomy_version', read: (u) => u, value: (r) => r.draft.taxonomyVersion },
-  { column: 'occurred_on', read: (u) => `${u}::date`, value: (r) => r.draft.occurredOn },
-  { column: 'occurred_at', read: (u) => `${u}::timestamptz`, value: (r) => timestamp(r.draft.occurredAt) },
-  { column: 'reported_at', read: (u) => `${u}::timestamptz`, value: (r) => timestamp(r.draft.reportedAt) },
-  { column: 'language', read: (u) => u, value: (r) => r.draft.language },
-  { column: 'location_type', read: (u) => u, value: (r) => r.draft.locationType },
-  { column: 'neighborhood', read: (u) => u, value: (r) => r.draft.neighborhood },
-  { column: 'census_tract', read: (u) => u, value: (r) => r.draft.censusTract },
-  { column: 'coarse_latitude', read: (u) => `${u}::numeric`, value: (r) => text(r.draft.coarseLatitude) },
-  { column: 'coarse_longitude', read: (u) => `${u}::numeric`, value: (r) => text(r.draft.coarseLongitude) },
-  { column: 'is_online', read: (u) => `${u}::boolean`, value: (r) => text(r.draft.isOnline) },
-  { column: 'platform', read: (u) => u, value: (r) => r.draft.platform },
-  { column: 'summary', read: (u) => u, value: (r) => r.draft.summary },
-  { column: 'victim_count', read: (u) => `${u}::integer`, value: (r) => text(r.draft.victimCount) },
-  { column: 'victim_type', read: (u) => u, value: (r) => r.draft.victimType },
-  { column: 'contact_ok', read: (u) => `${u}::boolean`, value: (r) => text(r.draft.contactOk) },
-  { column: 'share_with_law_enforcement', read: (u) => `${u}::boolean`, value: (r) => text(r.draft.shareWithLawEnforcement) },
-  { column: 'include_in_statistics', read: (u) => `${u}::boolean`, value: (r) => text(r.draft.includeInStatistics) },
-  { column: 'personal_data', read: (u) => `decode(${u}, 'hex')`, value: (r) => hex(r.personalData) },
-  { column: 'data_key', read: (u) => `decode(${u}, 'hex')`, value: (r) => hex(r.dataKey) },
-  { column: 'content_hash', read: (u) => u, value: (r) => r.contentHash },
-  { column: 'version', read: (u) => `${u}::integer`, value: (r) => String(r.version) }
-]
-
-/** What an update rewrites: everything imported but the row's identity and its personal data (kept erased when erased). */
-const REPLACED = IMPORTED.map((c) => c.column).filter((c) => !['id', 'source', 'external_id', 'personal_data', 'data_key'].includes(c))
-
-const NAMES = sql.raw(IMPORTED.map((c) => `"${c.column}"`).join(', '))
-const READS = sql.raw(IMPORTED.map((c) => c.read(`u."${c.column}"`)).join(', '))
-const ON_CONFLICT = sql.raw(`ON CONFLICT (city_id, source, external_id) DO UPDATE SET
-    ${REPLACED.map((c) => `"${c}" = excluded."${c}"`).join(', ')},
-    personal_data = CASE WHEN incidents.personal_data_erased_at IS NULL THEN excluded.personal_data END,
-    data_key = CASE WHEN incidents.personal_data_erased_at IS NULL THEN excluded.data_key END,
-    updated_at = now()
-  WHERE incidents.id = excluded.id AND incidents.version = excluded.version - 1`)
-
-/**
- * Inserts or updates many incidents in one statement, keyed on (source, external_id), and audits what it
- * wrote in the same statement. An existing row is only rewritten when it is still the row the caller merged
- * the import into: the same id (its personal data was sealed for that id) at the version it read. Otherwise (a
- * concurrent import created it, a PATCH changed it) the row is left alone and not returned, and the caller
- * merges again. Erased personal data stays erased. Returns the rows written, whole with `returnRows`.
- *
- * The rows travel as one text[] parameter per column (unnest), not as a VALUES list of 30 parameters per
- * row: building a 30,000-parameter statement with Drizzle cost more CPU than everything else an import
- * does. Columns not named (status, referrals, created_at, ...) keep what is stored, or take their defaults.
- */
-export async function upsertIncidents (db: Executor, cityId: string, rows: WriteRow[], audit: { actor: AuditActor, entries: AuditEntry[] }, returnRows = false): Promise<Written[]> {
-  if (rows.length === 0) return []
-  const arrays = sql.join(IMPORTED.map((c) => sql`${textArrayLiteral(rows.map(c.value))}::text[]`), sql.raw(', '))
-  const written = await query<Record<string, unknown>>(db, sql`WITH written AS (
-    INSERT INTO incidents (city_id, ${NAMES})
-    SELECT ${cityId}::uuid, ${READS}
-    FROM unnest(${arrays}) AS u(${NAMES})
-    ${ON_CONFLICT}
-    RETURNING ${returnRows ? LISTED_COLUMNS : sql.raw('incidents.id')}, (xmax = 0) AS inserted
-  ), audited AS (${auditInsert(cityId, audit.actor, audit.entries, sql`SELECT id FROM written`)})
-  SELECT * FROM written`)
-  return written.map((raw) => ({ id: raw.id as string, inserted: raw.inserted as boolean, ...(returnRows ? { row: mappedRow(raw) } : {}) }))
+/** Each column a prepared report fills, declared once: for imports (set-based) and for PATCH alike. */
+const DRAFT_COLUMNS = {
+  incidentType: (d: Draft) => d.incidentType,
+  biasMotivations: (d: Draft) => d.biasMotivations,
+  biasCategories: (d: Draft) => d.biasCategories,
+  offenseTypes: (d: Draft) => d.offenseTypes,
+  taxonomyVersion: (d: Draft) => d.taxonomyVersion,
+  occurredOn: (d: Draft) => d.occurredOn,
+  occurredAt: (d: Draft) => d.occurredAt,
+  reportedAt: (d: Draft) => d.reportedAt,
+  language: (d: Draft) => d.language,
+  locationType: (d: Draft) => d.locationType,
+  neighborhood: (d: Draft) => d.neighborhood,
+  censusTract: (d: Draft) => d.censusTract,
+  coarseLatitude: (d: Draft) => d.coarseLatitude,
+  coarseLongitude: (d: Draft) => d.coarseLongitude,
+  isOnline: (d: Draft) => d.isOnline,
+  platform: (d: Draft) => d.platform,
+  summary: (d: Draft) => d.summary,
+  victimCount: (d: Draft) => d.victimCount,
+  victimType: (d: Draft) => d.victimType,
+  contactOk: (d: Draft) => d.contactOk,
+  shareWithLawEnforcement: (d: Draft) => d.shareWithLawEnforcement,
+  includeInStatistics: (d: Draft) => d.includeInStatistics
 }
 
-export interface Written { id: string, inserted: boolean, row?: IncidentRow }
+const draftColumns = (draft: Draft): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(DRAFT_COLUMNS).map(([property, value]) => [property, value(draft)]))
+
+/** What an import writes, keyed on (source, external_id); the case (status, referrals) is never among it. */
+export const INCIDENT_WRITES: BulkTable<ImportRow<Draft>> = {
+  table: incidents,
+  key: ['source', 'externalId'],
+  values: {
+    id: (r) => r.id,
+    source: (r) => r.draft.source,
+    externalId: (r) => r.draft.externalId,
+    ...Object.fromEntries(Object.entries(DRAFT_COLUMNS).map(([property, value]) => [property, (r: ImportRow<Draft>) => value(r.draft)])),
+    personalData: (r) => r.personalData,
+    dataKey: (r) => r.dataKey,
+    contentHash: (r) => r.contentHash,
+    version: (r) => r.version
+  }
+}
 
 /**
  * Rewrites one incident after a PATCH, if it is still at `version`. The content hash stays that of the last
  * import, so re-running an unchanged import keeps the city's corrections.
  */
-export async function replaceIncident (db: Executor, cityId: string, version: number, row: Pick<WriteRow, 'id' | 'draft' | 'personalData' | 'dataKey'> & CaseFields): Promise<IncidentRow | undefined> {
+export async function replaceIncident (db: Executor, cityId: string, version: number, row: { id: string, draft: Draft, personalData: Buffer | null, dataKey: Buffer | null } & CaseFields): Promise<IncidentRow | undefined> {
   const [updated] = await db.update(incidents).set({
-    ...columnsOf(row),
+    ...draftColumns(row.draft),
+    personalData: row.personalData,
+    dataKey: row.dataKey,
     status: row.status,
     resolution: row.resolution,
     duplicateOf: row.duplicateOf,
@@ -167,32 +103,7 @@ export interface CaseFields { status: string, resolution: string | null, duplica
 
 /** Destroys the data key and the sealed personal data; the de-identified record stays. */
 export async function erasePersonalData (db: Executor, cityId: string, id: string, sources: string[] | null): Promise<IncidentRow | undefined> {
-  const [row] = await db.update(incidents).set({
-    personalData: null,
-    dataKey: null,
-    personalDataErasedAt: sql`coalesce(${incidents.personalDataErasedAt}, now())`,
-    version: sql`${incidents.version} + 1`,
-    updatedAt: sql`now()`
-  }).where(and(eq(incidents.cityId, cityId), eq(incidents.id, id), sourceScope(sources))).returning()
-  return row
-}
-
-/**
- * The list reads every column, as `select()` would, but builds its column list once and decodes each value
- * with the column's own mapping: Drizzle's select builder and row mapper (38 columns, their entity checks
- * repeated for every request and every row) cost a quarter of the CPU of a page of 50.
- */
-const LISTED = Object.entries(getTableColumns(incidents))
-const LISTED_COLUMNS = sql.raw(LISTED.map(([, column]) => `incidents."${column.name}"`).join(', '))
-
-/** A raw row (snake_case, as the driver returns it) decoded by each column's own mapping. */
-function mappedRow (raw: Record<string, unknown>): IncidentRow {
-  const row: Record<string, unknown> = {}
-  for (const [key, column] of LISTED) {
-    const value = raw[column.name]
-    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value)
-  }
-  return row as IncidentRow
+  return await eraseSealed<IncidentRow>(db, incidents, cityId, id, sourceScope(sources))
 }
 
 export type ListPosition = { order: 'occurred_desc', occurredOn: string, id: string } | { order: 'updated_asc', changeXid: number, id: string }
@@ -223,9 +134,9 @@ export async function listIncidents (db: Executor, cityId: string, filter: Incid
   const orderBy = order === 'occurred_desc'
     ? [sql`${incidents.occurredOn} DESC NULLS LAST`, sql`${incidents.id} DESC NULLS LAST`]
     : [sql`${incidents.changeXid}`, sql`${incidents.id}`]
-  const rows = await query<Record<string, unknown>>(db, sql`SELECT ${LISTED_COLUMNS} FROM incidents
+  const rows = await query<Record<string, unknown>>(db, sql`SELECT ${allColumns(INCIDENT_WRITES)} FROM incidents
     WHERE ${and(...conditions)} ORDER BY ${sql.join(orderBy, sql.raw(', '))} LIMIT ${filter.limit + 1}`)
-  return rows.map(mappedRow)
+  return rows.map((raw) => decodeRow<IncidentRow>(incidents, raw))
 }
 
 /**

@@ -1,4 +1,3 @@
-import { hmac } from '../../../lib/crypto.js'
 import type { FieldError } from '../../../lib/problems.js'
 import { removeContactDetails } from '../../../lib/scrub.js'
 import { applyMergePatch } from '../../../lib/merge-patch.js'
@@ -76,26 +75,6 @@ export function localDate (instant: Date, timeZone: string): string {
 
 /** Two decimals of a degree: about 1 km, the precision shown without the personal scope. */
 export const coarsen = (degrees: number): number => Math.round(degrees * 100) / 100
-
-/** The value with every object's members in sorted order: key order does not change what a report says. */
-function sortedMembers (value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value
-  if (Array.isArray(value)) return value.map(sortedMembers)
-  const object = value as Record<string, unknown>
-  const sorted: Record<string, unknown> = {}
-  for (const key of Object.keys(object).sort()) {
-    if (object[key] !== undefined) sorted[key] = sortedMembers(object[key])
-  }
-  return sorted
-}
-
-/**
- * The keyed hash of a report or an import as sent: the same body sent again is recognised as unchanged
- * without reading what is stored. Keyed, so that the hash of a report with a phone number in it cannot be
- * tested against guesses.
- */
-export const contentHashOf = (body: IncidentInput, hashKey: Buffer): string =>
-  hmac(hashKey, JSON.stringify(sortedMembers({ ...body, reported_at: body.reported_at ?? null }))).toString('hex')
 
 /**
  * A stored incident (as input) with a change applied: a JSON Merge Patch, where giving either day field

@@ -176,33 +176,10 @@ export const IncidentListQuery = Type.Object({
   }))
 }, { additionalProperties: false })
 
-export const BatchQuery = Type.Object({
-  atomic: Type.Optional(Type.Boolean({ default: false, description: 'All or nothing: any rejected item rejects the batch (422) and nothing is written.' })),
-  dry_run: Type.Optional(Type.Boolean({ default: false, description: 'Validate and report outcomes; write nothing.' }))
-}, { additionalProperties: false })
-
-export const BatchResultSchema = Type.Object({
-  dry_run: Type.Boolean(),
-  summary: Type.Object({
-    created: Int({ minimum: 0, maximum: 1000 }), updated: Int({ minimum: 0, maximum: 1000 }), unchanged: Int({ minimum: 0, maximum: 1000 }), rejected: Int({ minimum: 0, maximum: 1000 })
-  }, { additionalProperties: false }),
-  items: Type.Array(Type.Object({
-    index: Int({ minimum: 0, maximum: 999, description: 'Position in the request.' }),
-    id: OrNull(Uuid()),
-    external_id: OrNull(Type.String({ maxLength: 200 })),
-    outcome: Type.Enum(['created', 'updated', 'unchanged', 'rejected']),
-    problems: Type.Array(Type.Object({
-      path: Type.String({ maxLength: 500 }),
-      message: Type.String({ maxLength: 500 })
-    }, { additionalProperties: false }), { maxItems: 100 })
-  }, { additionalProperties: false }), { maxItems: 1000 })
-}, { $id: 'IncidentBatchResult', additionalProperties: false })
-
 export type IncidentInput = Static<typeof IncidentInputSchema>
 export type IncidentPatch = Static<typeof IncidentPatchSchema>
 export type Incident = Static<typeof IncidentSchema>
 export type IncidentListFilter = Static<typeof IncidentListQuery>
-export type BatchResult = Static<typeof BatchResultSchema>
 
 /** What may follow each status. */
 export const TRANSITIONS: Record<string, readonly string[]> = {

@@ -1,0 +1,278 @@
+import type { FastifyInstance } from 'fastify'
+import Type, { type Static, type TSchema } from 'typebox'
+import { Compile } from 'typebox/compile'
+import type { Executor } from '../db/client.js'
+import type { Caller } from '../plugins/auth.js'
+import type { AuditActor } from './audit.js'
+import { bulkUpsert, type BulkRow, type BulkTable, type Written } from './bulk-upsert.js'
+import { hmac } from './crypto.js'
+import { newId } from './ids.js'
+import { applyMergePatch, patchedPaths, type JsonObject } from './merge-patch.js'
+import { UnparsableItem } from './ndjson.js'
+import type { PersonalData, SealedRecord } from './personal-data.js'
+import { Int, OrNull, Uuid } from './schemas.js'
+import { ProblemError, type FieldError } from './problems.js'
+import { fieldErrors } from './validation.js'
+
+/** The most items one batch request may hold. */
+export const BATCH_MAX = 1000
+
+/** The message of an item refused because it met a concurrent write; the same request sent again succeeds. */
+export const CONCURRENT = 'was being written concurrently; send it again'
+
+/** How often items that met a concurrent write are looked up and merged again before they are refused. */
+const ROUNDS = 3
+
+export const BatchQuery = Type.Object({
+  atomic: Type.Optional(Type.Boolean({ default: false, description: 'All or nothing: any rejected item rejects the batch (422) and nothing is written.' })),
+  dry_run: Type.Optional(Type.Boolean({ default: false, description: 'Validate and report outcomes; write nothing.' }))
+}, { additionalProperties: false })
+
+/** The answer of every batch import: a summary and one outcome per item, in order. */
+export const BatchResult = (id: string) => Type.Object({
+  dry_run: Type.Boolean(),
+  summary: Type.Object({
+    created: Int({ minimum: 0, maximum: BATCH_MAX }), updated: Int({ minimum: 0, maximum: BATCH_MAX }), unchanged: Int({ minimum: 0, maximum: BATCH_MAX }), rejected: Int({ minimum: 0, maximum: BATCH_MAX })
+  }, { additionalProperties: false }),
+  items: Type.Array(Type.Object({
+    index: Int({ minimum: 0, maximum: BATCH_MAX - 1, description: 'Position in the request.' }),
+    id: OrNull(Uuid()),
+    external_id: OrNull(Type.String({ maxLength: 200 })),
+    outcome: Type.Enum(['created', 'updated', 'unchanged', 'rejected']),
+    problems: Type.Array(Type.Object({
+      path: Type.String({ maxLength: 500 }),
+      message: Type.String({ maxLength: 500 })
+    }, { additionalProperties: false }), { maxItems: 100 })
+  }, { additionalProperties: false }), { maxItems: BATCH_MAX })
+}, { $id: id, additionalProperties: false })
+
+export type ItemOutcome = Static<ReturnType<typeof BatchResult>>['items'][number]
+
+/** A stored record as an import sees it: its identity, version, content hash and sealed personal data. */
+export interface StoredRecord extends SealedRecord { version: number, contentHash: string }
+
+/** A row to write: the prepared draft, its sealed personal data, the hash of the body it came from. */
+export interface ImportRow<D> extends BulkRow {
+  draft: D
+  contentHash: string
+  personalData: Buffer | null
+  dataKey: Buffer | null
+}
+
+/**
+ * What a resource hands the batch module: its item schema, its natural key, how a stored record reads as
+ * input, its rules (prepare), its personal data, and its table. The pipeline — validation, duplicates within a
+ * request, look-up of what exists, merge, sealing, one set-based write with its audit, per-item outcomes,
+ * dry_run, atomic, retries after concurrent writes — is the same for every resource.
+ */
+export interface Importable<B extends JsonObject, R extends StoredRecord, D, P> {
+  /** The audit's object type and action prefix: 'incident' gives incident.created and incident.updated. */
+  kind: string
+  schema: TSchema
+  /** The item's natural key within the city (null: the item has none and always creates). */
+  keyOf: (body: B) => string | null
+  keyOfRow: (row: R) => string
+  externalIdOf: (body: B) => string | null
+  /** A refusal particular to the caller (a partner's key limited to its sources), or null. */
+  refuse?: (caller: Caller, body: B) => FieldError | null
+  /** The stored records under these bodies' keys, whole, in one query. */
+  find: (db: Executor, cityId: string, bodies: B[]) => Promise<R[]>
+  /** A stored record as the input that would produce it, personal data included. */
+  toInput: (row: R, personal: P | null) => B
+  /** A stored record with an import merged in; by default a JSON Merge Patch. */
+  merge?: (stored: B, body: B) => B
+  /** The resource's rules: the draft to store, or the problems (paths relative to the item). */
+  prepare: (input: B, caller: Caller) => { draft: D, problems: [] } | { draft: null, problems: FieldError[] }
+  /** The personal part of a draft, sealed with the record (null: none). */
+  personalOf: (draft: D) => P | null
+  personal: PersonalData<P>
+  table: BulkTable<ImportRow<D>>
+  /** Audit details of a written row besides the field names an update set: names and ids, never values. */
+  auditDetails?: (row: ImportRow<D>) => Record<string, unknown>
+}
+
+export interface ImportOptions {
+  /** Batches need a natural key on every item, so re-running them can find what they wrote. */
+  requireKey: boolean
+  atomic: boolean
+  dryRun: boolean
+  /** The problem answered when an atomic request holds an invalid item: 422 for a batch, 400 for one object. */
+  rejectedAs: 'unprocessable' | 'validation_failed'
+  /** Request part in problem paths: "body" for one object, "body/<index>" for a batch item. */
+  pathOf: (index: number) => string
+  /**
+   * Called inside the transaction of the last write, when every item has its outcome: the request's answer
+   * is stored there, so that the writes and the answer a retry replays commit together. Without it, no
+   * transaction is opened: the write is one statement.
+   */
+  answer?: (tx: Executor, result: ImportResult<never>) => Promise<void>
+  /** Whether the written rows come back whole (one object, answered with it), or only their ids. */
+  returnRows?: boolean
+}
+
+export interface ImportResult<R> { items: ItemOutcome[], written: Array<Written<R>>, answered: boolean }
+
+interface Valid<B> { index: number, body: B, key: string | null, contentHash: string }
+
+const validators = new WeakMap<TSchema, ReturnType<typeof Compile>>()
+const validatorOf = (schema: TSchema) => {
+  let validator = validators.get(schema)
+  if (validator === undefined) validators.set(schema, validator = Compile(schema))
+  return validator
+}
+
+/** The value with every object's members in sorted order: key order does not change what an item says. */
+function sortedMembers (value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map(sortedMembers)
+  const object = value as Record<string, unknown>
+  const sorted: Record<string, unknown> = {}
+  for (const key of Object.keys(object).sort()) {
+    if (object[key] !== undefined) sorted[key] = sortedMembers(object[key])
+  }
+  return sorted
+}
+
+/**
+ * The keyed hash of an item as sent: the same item sent again is recognised as unchanged without reading what
+ * is stored. Keyed, so that the hash of an item with a phone number in it cannot be tested against guesses.
+ */
+export const contentHashOf = (body: unknown, hashKey: Buffer): string => hmac(hashKey, JSON.stringify(sortedMembers(body))).toString('hex')
+
+/**
+ * Validates, merges, seals and upserts items, set-based: one query to find what exists, one statement to write
+ * and audit everything. Bad items are reported and do not block good ones, unless `atomic`.
+ *
+ * An item with a natural key is an import: merged into the stored record as a JSON Merge Patch (fields it omits
+ * keep their stored values, personal ones included; null clears one), so a partner or a spreadsheet re-sending
+ * what it knows never erases what the city added.
+ */
+export async function importItems<B extends JsonObject, R extends StoredRecord, D, P> (app: FastifyInstance, caller: Caller, actor: AuditActor,
+  resource: Importable<B, R, D, P>, raw: unknown[], options: ImportOptions): Promise<ImportResult<R>> {
+  const check = validatorOf(resource.schema)
+  const hashKey = app.subkey(`${resource.kind}-content`)
+  const result: ImportResult<R> = { items: [], written: [], answered: false }
+  const valid: Array<Valid<B>> = []
+  const seen = new Map<string, number>()
+
+  raw.forEach((value, index) => {
+    const part = options.pathOf(index)
+    const reject = (problems: FieldError[]): void => { result.items[index] = { index, id: null, external_id: externalIdOf(value), outcome: 'rejected', problems } }
+    if (value instanceof UnparsableItem) return reject([{ path: `/${part}`, message: value.message }])
+    if (!check.Check(value)) return reject(fieldErrors([...check.Errors(value)], part))
+    const body = value as B
+    const refusal = resource.refuse?.(caller, body)
+    if (refusal != null) return reject([{ ...refusal, path: `/${part}${refusal.path}` }])
+    const key = resource.keyOf(body)
+    if (options.requireKey && key === null) return reject([{ path: `/${part}/external_id`, message: 'is required in a batch' }])
+    if (key !== null) {
+      const first = seen.get(key)
+      if (first !== undefined) return reject([{ path: `/${part}/external_id`, message: `repeats item ${first} of this batch (the same key)` }])
+      seen.set(key, index)
+    }
+    valid.push({ index, body, key, contentHash: contentHashOf(body, hashKey) })
+  })
+
+  const byIndex = new Map(valid.map((v) => [v.index, v]))
+  let pending = valid
+  for (let round = 0; round < ROUNDS && pending.length > 0; round++) {
+    const keyed = pending.filter((v) => v.key !== null)
+    const stored = new Map((await resource.find(app.db, caller.cityId, keyed.map((v) => v.body))).map((row) => [resource.keyOfRow(row), row]))
+    const rows: Array<ImportRow<D> & { index: number, isNew: boolean, fields: string[] }> = []
+    for (const item of pending) {
+      const found = item.key !== null ? stored.get(item.key) : undefined
+      const part = options.pathOf(item.index)
+      const externalId = resource.externalIdOf(item.body)
+      if (found !== undefined && found.contentHash === item.contentHash) {
+        result.items[item.index] = { index: item.index, id: found.id, external_id: externalId, outcome: 'unchanged', problems: [] }
+        continue
+      }
+      const reject = (problems: FieldError[]): void => { result.items[item.index] = { index: item.index, id: found?.id ?? null, external_id: externalId, outcome: 'rejected', problems } }
+      let input: B
+      if (found === undefined) {
+        input = applyMergePatch({} as B, item.body)
+      } else {
+        const personal = resource.personal.open(found)
+        if (personal === 'unreadable') {
+          reject([{ path: `/${part}`, message: `the stored personal data of this ${resource.kind} fails its integrity check; erase it before importing it again` }])
+          continue
+        }
+        input = (resource.merge ?? applyMergePatch)(resource.toInput(found, personal), item.body)
+      }
+      const prepared = resource.prepare(input, caller)
+      if (prepared.draft === null) {
+        reject(prepared.problems.map((p) => ({ ...p, path: `/${part}${p.path}` })))
+        continue
+      }
+      const draft = prepared.draft
+      const id = found?.id ?? newId()
+      // Erased personal data stays erased: an import does not even seal it again.
+      const personal = found?.personalDataErasedAt != null ? null : resource.personalOf(draft)
+      rows.push({
+        index: item.index,
+        isNew: found === undefined,
+        // Which fields an update set or cleared, for its audit event (names only).
+        fields: found === undefined ? [] : patchedPaths(item.body),
+        id,
+        version: (found?.version ?? 0) + 1,
+        draft,
+        contentHash: item.contentHash,
+        ...(options.dryRun ? { personalData: null, dataKey: null } : resource.personal.sealed(caller.cityId, id, personal))
+      })
+      result.items[item.index] = { index: item.index, id: found?.id ?? null, external_id: externalId, outcome: found === undefined ? 'created' : 'updated', problems: [] }
+    }
+    refuseIfAtomic(result, raw.length, options)
+    if (options.dryRun || rows.length === 0) return result
+
+    const entries = rows.map((r) => ({
+      action: `${resource.kind}.${r.isNew ? 'created' : 'updated'}`,
+      objectType: resource.kind,
+      objectId: r.id,
+      details: { ...resource.auditDetails?.(r), personal_data: r.personalData !== null, ...(r.isNew ? {} : { fields: r.fields }) }
+    }))
+    /** One statement writes and audits; with an answer to store, it and the answer share a transaction. */
+    const write = async (db: Executor): Promise<Array<Valid<B>>> => {
+      const done = await bulkUpsert<ImportRow<D>, R>(db, resource.table, caller.cityId, rows, { actor, entries }, options.returnRows)
+      const doneIds = new Set(done.map((d) => d.id))
+      const retry: Array<Valid<B>> = []
+      for (const row of rows) {
+        const item = result.items[row.index] as ItemOutcome
+        if (doneIds.has(row.id)) result.items[row.index] = { ...item, id: row.id }
+        else retry.push(byIndex.get(row.index) as Valid<B>)
+      }
+      result.written.push(...done)
+      if (retry.length === 0 && options.answer !== undefined) {
+        await options.answer(db, result as ImportResult<never>)
+        result.answered = true
+      }
+      return retry
+    }
+    pending = options.answer !== undefined ? await app.db.transaction(write) : await write(app.db)
+  }
+  for (const { index, body } of pending) {
+    result.items[index] = { index, id: null, external_id: resource.externalIdOf(body), outcome: 'rejected', problems: [{ path: `/${options.pathOf(index)}`, message: CONCURRENT }] }
+  }
+  return result
+}
+
+/** With atomic=true, one rejected item refuses the whole request before anything is written. */
+function refuseIfAtomic (result: ImportResult<unknown>, total: number, options: ImportOptions): void {
+  const rejected = result.items.filter((item) => item?.outcome === 'rejected')
+  if (!options.atomic || rejected.length === 0) return
+  const detail = options.rejectedAs === 'unprocessable'
+    ? `${rejected.length} of ${total} items are invalid; with atomic=true nothing was written.`
+    : 'The request breaks a rule of the domain; errors lists each failing path.'
+  throw new ProblemError(options.rejectedAs, detail, { errors: rejected.flatMap((item) => item.problems).slice(0, 100) })
+}
+
+/** The summary of a batch answer. */
+export function summaryOf (items: ItemOutcome[]): { created: number, updated: number, unchanged: number, rejected: number } {
+  const summary = { created: 0, updated: 0, unchanged: 0, rejected: 0 }
+  for (const item of items) summary[item.outcome]++
+  return summary
+}
+
+function externalIdOf (value: unknown): string | null {
+  const id = (value as { external_id?: unknown } | null)?.external_id
+  return typeof id === 'string' && id.length <= 200 ? id : null
+}

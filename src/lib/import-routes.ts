@@ -1,0 +1,116 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import Type, { type TSchema } from 'typebox'
+import { Compile } from 'typebox/compile'
+import type { Executor } from '../db/client.js'
+import { callerOf } from '../plugins/auth.js'
+import { IdempotencyKeyHeader } from '../plugins/idempotency.js'
+import { actorOf } from './audit.js'
+import { BATCH_MAX, BatchQuery, CONCURRENT, importItems, summaryOf, type Importable, type ImportResult, type StoredRecord } from './batch.js'
+import { etagOf } from './etag.js'
+import type { JsonObject } from './merge-patch.js'
+import { ndjsonParser, NDJSON_TYPE } from './ndjson.js'
+import { ProblemError } from './problems.js'
+import { AUTHENTICATED, problemResponses, ref } from './schemas.js'
+import { validatorCompiler } from './validation.js'
+
+/** A batch of a thousand items with personal fields needs more than the default body size. */
+export const BATCH_BODY_LIMIT = 16 * 1024 * 1024
+
+/** Only the shape of a batch is checked up front; each item is validated on its own, so one bad item rejects only itself. */
+const batchShape = Compile(Type.Array(Type.Unknown(), { minItems: 1, maxItems: BATCH_MAX }))
+
+export interface BatchRoute<B extends JsonObject, R extends StoredRecord, D, P> {
+  /** The resource's import, made for the caller of the request. */
+  resource: Importable<B, R, D, P>
+  operationId: string
+  tag: string
+  summary: string
+  description: string
+  scope: string
+  /** The item schema (registered with addSchema) and the answer's schema (BatchResult with its own $id). */
+  item: TSchema
+  result: TSchema
+}
+
+/**
+ * Registers `POST <prefix>/batch` for a resource: JSON arrays or NDJSON of up to 1,000 items, `dry_run`,
+ * `atomic`, per-item outcomes, and the answer stored with the write for Idempotency-Key replays. A resource
+ * hands over its Importable and its words; the route is the same for every resource.
+ */
+export function registerBatchRoute<B extends JsonObject, R extends StoredRecord, D, P> (app: FastifyInstance, route: BatchRoute<B, R, D, P>): void {
+  if (!app.hasContentTypeParser(NDJSON_TYPE)) {
+    // NDJSON: one item per line, as partners export them. A line that is not usable JSON becomes a rejected item.
+    app.addContentTypeParser(NDJSON_TYPE, ndjsonParser({ maxItems: BATCH_MAX, bodyLimit: BATCH_BODY_LIMIT }))
+  }
+  app.post('/batch', {
+    bodyLimit: BATCH_BODY_LIMIT,
+    validatorCompiler: (schema) => schema.httpPart === 'body'
+      ? (value: unknown) => batchShape.Check(value) ? { value } : { error: [...batchShape.Errors(value)] as unknown as Error }
+      : validatorCompiler(schema),
+    schema: {
+      operationId: route.operationId,
+      tags: [route.tag],
+      summary: route.summary,
+      description: `${route.description} Each item is answered with its outcome (created, updated, unchanged, rejected) and its problems; ` +
+        'bad items do not block good ones unless `atomic=true`. `dry_run=true` validates and writes nothing. Send `application/json` (an array) ' +
+        'or `application/x-ndjson` (one item per line). An item sent again updates what is stored as a JSON Merge Patch: fields it omits keep ' +
+        'their stored values, an explicit null clears one.',
+      security: [{ bearer: [route.scope] }],
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
+      querystring: BatchQuery,
+      body: {
+        content: {
+          'application/json': { schema: Type.Array(ref(route.item), { minItems: 1, maxItems: BATCH_MAX }) },
+          [NDJSON_TYPE]: { schema: Type.Array(ref(route.item), { minItems: 1, maxItems: BATCH_MAX, description: 'One item per line.' }) }
+        }
+      },
+      response: { 200: ref(route.result), ...problemResponses(...AUTHENTICATED, 413, 415, 422) }
+    }
+  }, async (request, reply) => {
+    const { atomic = false, dry_run: dryRun = false } = request.query as { atomic?: boolean, dry_run?: boolean }
+    const answer = async (db: Executor, { items }: ImportResult<R>): Promise<string> => {
+      // Items refused for a concurrent write are for the same request sent again: its key must not replay this.
+      if (items.some((item) => item.problems.some((p) => p.message === CONCURRENT))) request.retryable = true
+      return await reply.answerWithin(db, { dry_run: dryRun, summary: summaryOf(items), items })
+    }
+    return await answered(app, request, reply, answer, async (options) =>
+      await importItems(app, callerOf(request), actorOf(request), route.resource, request.body as unknown[], {
+        requireKey: true, atomic, dryRun, rejectedAs: 'unprocessable', pathOf: (index) => `body/${index}`, ...options
+      }))
+  })
+}
+
+/**
+ * Creates (or, with a natural key, imports) one object from a POST body and answers it: 201 and Location when
+ * created, 200 when an import updated or found it unchanged, with its ETag. The answer is stored in the write's
+ * transaction for Idempotency-Key replays.
+ */
+export async function createOne<B extends JsonObject, R extends StoredRecord, D, P> (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply,
+  resource: Importable<B, R, D, P>, options: { location: (id: string) => string, read: (db: Executor, id: string) => Promise<R | undefined>, present: (row: R) => unknown }): Promise<FastifyReply> {
+  const answer = async (db: Executor, result: ImportResult<R>): Promise<string> => {
+    const item = result.items[0]
+    if (item?.id == null) throw new ProblemError('conflict', `The ${resource.kind} was being written concurrently; send it again.`, { retryable: true })
+    // The row as written comes back from the write; an unchanged one is read as it is stored.
+    const row = result.written[0]?.row ?? await options.read(db, item.id)
+    if (row === undefined) throw new ProblemError('not_found', `No such ${resource.kind} in this city.`)
+    reply.code(item.outcome === 'created' ? 201 : 200).header('location', options.location(row.id)).header('etag', etagOf(row.id, row.version))
+    return await reply.answerWithin(db, options.present(row))
+  }
+  return await answered(app, request, reply, answer, async (answerOptions) =>
+    await importItems(app, callerOf(request), actorOf(request), resource, [request.body], {
+      requireKey: false, atomic: true, dryRun: false, rejectedAs: 'validation_failed', pathOf: () => 'body', returnRows: true, ...answerOptions
+    }))
+}
+
+/**
+ * Runs an import and sends its answer. With an Idempotency-Key, the answer is built and stored inside the
+ * transaction of the last write; when nothing was written (or without a key) it is built afterwards.
+ */
+async function answered<R> (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply,
+  answer: (db: Executor, result: ImportResult<R>) => Promise<string>,
+  run: (options: { answer?: (tx: Executor, result: ImportResult<never>) => Promise<void> }) => Promise<ImportResult<R>>): Promise<FastifyReply> {
+  let payload: string | undefined
+  const result = await run(request.idempotency !== null ? { answer: async (tx, written) => { payload = await answer(tx, written as ImportResult<R>) } } : {})
+  // The answer is JSON text already.
+  return await reply.send((payload ?? await answer(app.db, result)) as never)
+}

@@ -1,0 +1,34 @@
+import type { Importable } from '../../../lib/batch.js'
+import type { PersonalData as Vault } from '../../../lib/personal-data.js'
+import { TAXONOMY_VERSION } from '../../../taxonomies/index.js'
+import { toInput } from './present.js'
+import { findBySourceAndExternalId, INCIDENT_WRITES, type IncidentRow } from './repo.js'
+import { mergeIncident, prepareIncident, type Draft, type PersonalData } from './rules.js'
+import { IncidentInputSchema, type IncidentInput } from './schema.js'
+
+/**
+ * Incidents as the batch module imports them: keyed on (source, external_id), merged with the rule that an
+ * incident has occurred_at or occurred_on, prepared by the incident rules, written by INCIDENT_WRITES. A
+ * partner's key is limited to its own sources.
+ */
+export function incidentImports (personal: Vault<PersonalData>): Importable<IncidentInput, IncidentRow, Draft, PersonalData> {
+  return {
+    kind: 'incident',
+    schema: IncidentInputSchema,
+    keyOf: (body) => body.external_id !== undefined ? `${body.source}\n${body.external_id}` : null,
+    keyOfRow: (row) => `${row.source}\n${row.externalId ?? ''}`,
+    externalIdOf: (body) => body.external_id ?? null,
+    refuse: (caller, body) => caller.sources !== null && !caller.sources.includes(body.source)
+      ? { path: '/source', message: `is not one of this key's sources (${caller.sources.join(', ')})` }
+      : null,
+    find: async (db, cityId, bodies) => await findBySourceAndExternalId(db, cityId, bodies.map((b) => ({ source: b.source, externalId: b.external_id as string }))),
+    toInput,
+    merge: mergeIncident,
+    // Imports carry their codes, so they are checked against the taxonomy in force.
+    prepare: (input, caller) => prepareIncident(input, { timezone: caller.city.timezone, now: new Date(), taxonomyVersion: TAXONOMY_VERSION }),
+    personalOf: (draft) => draft.personal,
+    personal,
+    table: INCIDENT_WRITES,
+    auditDetails: (row) => ({ source: row.draft.source })
+  }
+}
