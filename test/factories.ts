@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Db } from '../src/db/client.js'
+import { programs, stakeholders } from '../src/db/schema/index.js'
+import { newId } from '../src/lib/ids.js'
 import type { Scope } from '../src/lib/scopes.js'
 import { createApiKey } from '../src/routes/v1/api-keys/repo.js'
 import { createCity } from '../src/routes/v1/city/repo.js'
@@ -23,4 +25,18 @@ export async function makeCityWithKey (db: Db, scopes: Scope[] = ['admin']): Pro
   const city = await makeCity(db)
   const key = await makeKey(db, city.id, scopes)
   return { ...city, key: key.key, keyId: key.id }
+}
+
+/** A program of the directory, written straight to its table (for tests of what refers to programs). */
+export async function makeProgram (db: Db, cityId: string, name = 'Victim support line'): Promise<{ id: string }> {
+  const id = newId()
+  await db.insert(programs).values({ cityId, id, name, contentHash: '0'.repeat(64), serviceTypes: ['victim_support'] })
+  return { id }
+}
+
+/** A stakeholder, written straight to its table (for tests of what refers to stakeholders). */
+export async function makeStakeholder (db: Db, cityId: string, overrides: Partial<typeof stakeholders.$inferInsert> = {}): Promise<{ id: string }> {
+  const id = newId()
+  await db.insert(stakeholders).values({ cityId, id, kind: 'organization', name: `Stakeholder ${id.slice(-6)}`, category: 'community_organization', contentHash: '0'.repeat(64), ...overrides })
+  return { id }
 }

@@ -14,6 +14,11 @@ export interface BulkTable<W> {
   values: Record<string, (row: W) => unknown>
   /** The natural key after city_id, by property name: ['source', 'externalId'] or ['externalId']. */
   key: string[]
+  /**
+   * What a whole row is read as, when it is read whole (RETURNING, look-ups): the table's columns by default;
+   * a resource adds what it shows from other tables, and decodes it.
+   */
+  read?: { columns: SQL, decode: (raw: Record<string, unknown>) => unknown }
 }
 
 /** A row an import writes: its id, the version it will have (the stored one plus one; 1 when new), and the rest. */
@@ -73,7 +78,7 @@ function planOf<W> (spec: BulkTable<W>): Plan<W> {
     reads: sql.raw(columns.map((c) => c.read).join(', ')),
     onConflict: sql.raw(`ON CONFLICT (city_id, ${keyColumns.map((c) => `"${c}"`).join(', ')}) DO UPDATE SET ${sets.join(', ')}
       WHERE ${name}.id = excluded.id AND ${name}.version = excluded.version - 1`),
-    all: sql.raw(Object.values(byProperty).map((c) => `${name}."${c.name}"`).join(', '))
+    all: allColumnsOf(spec.table)
   }
   plans.set(spec as BulkTable<never>, plan as Plan<never>)
   return plan
@@ -89,8 +94,11 @@ export function decodeRow<R> (table: PgTable, raw: Record<string, unknown>): R {
   return row as R
 }
 
-/** Every column of a table, qualified, for raw SELECTs decoded with decodeRow. */
-export const allColumns = <W>(spec: BulkTable<W>): SQL => planOf(spec).all
+/** Every column of a table, qualified by its name, for raw SELECTs decoded with decodeRow. */
+export function allColumnsOf (table: PgTable): SQL {
+  const name = getTableName(table)
+  return sql.raw(Object.values(getTableColumns(table)).map((c) => `${name}."${c.name}"`).join(', '))
+}
 
 export interface Written<R> { id: string, inserted: boolean, row?: R }
 
@@ -115,8 +123,9 @@ export async function bulkUpsert<W extends BulkRow, R> (db: Executor, spec: Bulk
     SELECT ${cityId}::uuid, ${plan.reads}
     FROM unnest(${arrays}) AS u(${plan.names})
     ${plan.onConflict}
-    RETURNING ${returnRows ? plan.all : sql.raw(`${plan.name}.id`)}, (xmax = 0) AS inserted
+    RETURNING ${returnRows ? spec.read?.columns ?? plan.all : sql.raw(`${plan.name}.id`)}, (xmax = 0) AS inserted
   ), audited AS (${auditInsert(cityId, audit.actor, audit.entries, sql`SELECT id FROM written`)})
   SELECT * FROM written`)
-  return written.map((raw) => ({ id: raw.id as string, inserted: raw.inserted as boolean, ...(returnRows ? { row: decodeRow<R>(spec.table, raw) } : {}) }))
+  const decode = (raw: Record<string, unknown>): R => (spec.read?.decode(raw) ?? decodeRow<R>(spec.table, raw)) as R
+  return written.map((raw) => ({ id: raw.id as string, inserted: raw.inserted as boolean, ...(returnRows ? { row: decode(raw) } : {}) }))
 }

@@ -1,8 +1,9 @@
 import { sql } from 'drizzle-orm'
-import { boolean, char, check, date, foreignKey, index, integer, jsonb, numeric, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core'
+import { boolean, char, check, date, foreignKey, index, integer, numeric, pgTable, pgView, primaryKey, text, timestamp, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core'
 import { cities } from './cities.js'
 import { bytea, changeXid, cityId, createdAt, updatedAt } from './columns.js'
 
+/** Where a victim was referred, as the API shows it; kept in incident_referrals (stakeholders.ts) with real references. */
 export interface Referral { kind: 'program' | 'stakeholder', id: string, referred_on: string }
 
 /**
@@ -43,7 +44,6 @@ export const incidents = pgTable('incidents', {
   /** How review ended (verified, unfounded, duplicate); kept through referral and closing. */
   resolution: varchar('resolution', { length: 16 }),
   duplicateOf: uuid('duplicate_of'),
-  referrals: jsonb('referrals').$type<Referral[]>().notNull().default([]),
   personalData: bytea('personal_data'),
   dataKey: bytea('data_key'),
   personalDataErasedAt: timestamp('personal_data_erased_at', { withTimezone: true, mode: 'date' }),

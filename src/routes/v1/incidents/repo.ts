@@ -2,22 +2,35 @@ import { and, eq, gte, inArray, lte, sql, type SQL } from 'drizzle-orm'
 import { query, textArrayLiteral, type Executor } from '../../../db/client.js'
 import { incidents, type Referral } from '../../../db/schema/index.js'
 import type { ImportRow } from '../../../lib/batch.js'
-import { allColumns, decodeRow, type BulkTable } from '../../../lib/bulk-upsert.js'
+import { allColumnsOf, decodeRow, type BulkTable } from '../../../lib/bulk-upsert.js'
 import { settledChanges } from '../../../lib/change-feed.js'
 import { eraseSealed } from '../../../lib/personal-data.js'
 import type { Draft } from './rules.js'
 import type { IncidentListFilter } from './schema.js'
 
-export type IncidentRow = typeof incidents.$inferSelect
+/** An incident as read: its row and where it was referred (incident_referrals). */
+export type IncidentRow = typeof incidents.$inferSelect & { referrals: Referral[] }
+
+/** The referrals of the incident in the same row, in the order the city gave them, as the API shows them. */
+const REFERRALS = sql.raw(`(SELECT coalesce(jsonb_agg(jsonb_build_object(
+    'kind', CASE WHEN r.program_id IS NOT NULL THEN 'program' ELSE 'stakeholder' END,
+    'id', coalesce(r.program_id, r.stakeholder_id),
+    'referred_on', to_char(r.referred_on, 'YYYY-MM-DD')) ORDER BY r.position), '[]'::jsonb)
+  FROM incident_referrals r WHERE r.city_id = incidents.city_id AND r.incident_id = incidents.id) AS referrals`)
+
+const decodeIncident = (raw: Record<string, unknown>): IncidentRow => ({
+  ...decodeRow<typeof incidents.$inferSelect>(incidents, raw),
+  referrals: (typeof raw.referrals === 'string' ? JSON.parse(raw.referrals) : raw.referrals ?? []) as Referral[]
+})
 
 /** Limits a query to the sources a partner's key may see (no limit for other keys). */
 export const sourceScope = (sources: string[] | null): SQL | undefined =>
   sources === null ? undefined : inArray(incidents.source, sources)
 
 export async function getIncident (db: Executor, cityId: string, id: string, sources: string[] | null): Promise<IncidentRow | undefined> {
-  const [row] = await db.select().from(incidents)
-    .where(and(eq(incidents.cityId, cityId), eq(incidents.id, id), sourceScope(sources))).limit(1)
-  return row
+  const [row] = await query<Record<string, unknown>>(db, sql`SELECT ${INCIDENT_COLUMNS} FROM incidents
+    WHERE ${and(eq(incidents.cityId, cityId), eq(incidents.id, id), sourceScope(sources))}`)
+  return row === undefined ? undefined : decodeIncident(row)
 }
 
 /**
@@ -27,11 +40,11 @@ export async function getIncident (db: Executor, cityId: string, id: string, sou
 export async function findBySourceAndExternalId (db: Executor, cityId: string, pairs: Array<{ source: string, externalId: string }>): Promise<IncidentRow[]> {
   if (pairs.length === 0) return []
   const rows = await query<Record<string, unknown>>(db, sql`
-    SELECT ${allColumns(INCIDENT_WRITES)} FROM incidents
+    SELECT ${INCIDENT_COLUMNS} FROM incidents
     JOIN unnest(${textArrayLiteral(pairs.map((p) => p.source))}::text[], ${textArrayLiteral(pairs.map((p) => p.externalId))}::text[]) AS k(source, external_id)
       ON incidents.source = k.source AND incidents.external_id = k.external_id
     WHERE incidents.city_id = ${cityId}`)
-  return rows.map((raw) => decodeRow<IncidentRow>(incidents, raw))
+  return rows.map(decodeIncident)
 }
 
 /** Each column a prepared report fills, declared once: for imports (set-based) and for PATCH alike. */
@@ -63,10 +76,14 @@ const DRAFT_COLUMNS = {
 const draftColumns = (draft: Draft): Record<string, unknown> =>
   Object.fromEntries(Object.entries(DRAFT_COLUMNS).map(([property, value]) => [property, value(draft)]))
 
+/** Every column of an incident and its referrals, for reads decoded by decodeIncident. */
+const INCIDENT_COLUMNS = sql`${allColumnsOf(incidents)}, ${REFERRALS}`
+
 /** What an import writes, keyed on (source, external_id); the case (status, referrals) is never among it. */
 export const INCIDENT_WRITES: BulkTable<ImportRow<Draft>> = {
   table: incidents,
   key: ['source', 'externalId'],
+  read: { columns: sql`${allColumnsOf(incidents)}, ${REFERRALS}`, decode: decodeIncident },
   values: {
     id: (r) => r.id,
     source: (r) => r.draft.source,
@@ -91,15 +108,45 @@ export async function replaceIncident (db: Executor, cityId: string, version: nu
     status: row.status,
     resolution: row.resolution,
     duplicateOf: row.duplicateOf,
-    referrals: row.referrals,
     version: sql`${incidents.version} + 1`,
     updatedAt: sql`now()`
   }).where(and(eq(incidents.cityId, cityId), eq(incidents.id, row.id), eq(incidents.version, version))).returning()
-  return updated
+  if (updated === undefined) return undefined
+  if (row.referralsChanged) await replaceReferrals(db, cityId, row.id, row.referrals)
+  return { ...updated, referrals: row.referrals }
+}
+
+/**
+ * Sets an incident's referrals: the old ones removed, the new ones written in order. Each points at a program
+ * or a stakeholder of the same city (composite foreign keys). Run inside the PATCH's transaction.
+ */
+async function replaceReferrals (db: Executor, cityId: string, incidentId: string, referrals: Referral[]): Promise<void> {
+  await db.execute(sql`DELETE FROM incident_referrals WHERE city_id = ${cityId} AND incident_id = ${incidentId}`)
+  if (referrals.length === 0) return
+  const ids = (kind: Referral['kind']) => textArrayLiteral(referrals.map((r) => r.kind === kind ? r.id : null))
+  await db.execute(sql`INSERT INTO incident_referrals (city_id, incident_id, position, program_id, stakeholder_id, referred_on)
+    SELECT ${cityId}::uuid, ${incidentId}::uuid, u.position - 1, u.program_id::uuid, u.stakeholder_id::uuid, u.referred_on::date
+    FROM unnest(${ids('program')}::text[], ${ids('stakeholder')}::text[], ${textArrayLiteral(referrals.map((r) => r.referred_on))}::text[])
+      WITH ORDINALITY AS u(program_id, stakeholder_id, referred_on, position)`)
+}
+
+/**
+ * The referrals that point at no program (or stakeholder) of the city, by their position in the list: one
+ * query for the whole list.
+ */
+export async function unknownReferrals (db: Executor, cityId: string, referrals: Referral[]): Promise<number[]> {
+  if (referrals.length === 0) return []
+  const rows = await query<{ position: number }>(db, sql`SELECT (u.position - 1)::int AS position
+    FROM unnest(${textArrayLiteral(referrals.map((r) => r.kind))}::text[], ${textArrayLiteral(referrals.map((r) => r.id))}::text[]) WITH ORDINALITY AS u(kind, id, position)
+    WHERE NOT (
+      (u.kind = 'program' AND EXISTS (SELECT 1 FROM programs p WHERE p.city_id = ${cityId} AND p.id = u.id::uuid)) OR
+      (u.kind = 'stakeholder' AND EXISTS (SELECT 1 FROM stakeholders s WHERE s.city_id = ${cityId} AND s.id = u.id::uuid)))
+    ORDER BY 1`)
+  return rows.map((r) => Number(r.position))
 }
 
 /** The case as the city handles it: written only by PATCH. */
-export interface CaseFields { status: string, resolution: string | null, duplicateOf: string | null, referrals: Referral[] }
+export interface CaseFields { status: string, resolution: string | null, duplicateOf: string | null, referrals: Referral[], referralsChanged: boolean }
 
 /** Destroys the data key and the sealed personal data; the de-identified record stays. */
 export async function erasePersonalData (db: Executor, cityId: string, id: string, sources: string[] | null): Promise<IncidentRow | undefined> {
@@ -134,9 +181,9 @@ export async function listIncidents (db: Executor, cityId: string, filter: Incid
   const orderBy = order === 'occurred_desc'
     ? [sql`${incidents.occurredOn} DESC NULLS LAST`, sql`${incidents.id} DESC NULLS LAST`]
     : [sql`${incidents.changeXid}`, sql`${incidents.id}`]
-  const rows = await query<Record<string, unknown>>(db, sql`SELECT ${allColumns(INCIDENT_WRITES)} FROM incidents
+  const rows = await query<Record<string, unknown>>(db, sql`SELECT ${INCIDENT_COLUMNS} FROM incidents
     WHERE ${and(...conditions)} ORDER BY ${sql.join(orderBy, sql.raw(', '))} LIMIT ${filter.limit + 1}`)
-  return rows.map((raw) => decodeRow<IncidentRow>(incidents, raw))
+  return rows.map(decodeIncident)
 }
 
 /**
@@ -153,13 +200,14 @@ export async function possibleDuplicates (db: Executor, cityId: string, of: Inci
     of.isOnline && of.platform !== null ? sql`(${incidents.isOnline} AND lower(${incidents.platform}) = lower(${of.platform}))` : undefined
   ].filter((c): c is SQL => c !== undefined)
   if (samePlace.length === 0) return []
-  return await db.select().from(incidents).where(and(
+  const rows = await query<Record<string, unknown>>(db, sql`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE ${and(
     eq(incidents.cityId, cityId),
     sourceScope(sources),
     sql`${incidents.id} <> ${of.id}`,
     sql`${incidents.source} <> ${of.source}`,
     sql`${incidents.occurredOn} BETWEEN ${of.occurredOn}::date - 3 AND ${of.occurredOn}::date + 3`,
-    sql`${incidents.biasMotivations} && ${sql.param(of.biasMotivations)}::text[]`,
+    sql`${incidents.biasMotivations} && ${textArrayLiteral(of.biasMotivations)}::text[]`,
     sql`(${sql.join(samePlace, sql` OR `)})`
-  )).orderBy(sql`abs(${incidents.occurredOn} - ${of.occurredOn}::date)`, incidents.id).limit(limit)
+  )} ORDER BY abs(${incidents.occurredOn} - ${of.occurredOn}::date), ${incidents.id} LIMIT ${limit}`)
+  return rows.map(decodeIncident)
 }

@@ -1,7 +1,7 @@
 import type { Executor } from '../../../db/client.js'
 import { invalidField, ProblemError } from '../../../lib/problems.js'
 import type { Caller } from '../../../plugins/auth.js'
-import { getIncident, type CaseFields, type IncidentRow } from './repo.js'
+import { getIncident, unknownReferrals, type CaseFields, type IncidentRow } from './repo.js'
 import { TRANSITIONS, type IncidentPatch } from './schema.js'
 
 /**
@@ -31,7 +31,16 @@ export async function nextCaseState (db: Executor, caller: Caller, row: Incident
   }
   const referrals = patch.referrals ?? row.referrals
   if (status === 'referred' && referrals.length === 0) throw invalidField('/body/referrals', 'must name at least one referral when status is referred')
-  return { status, resolution, duplicateOf, referrals }
+  const referralsChanged = patch.referrals !== undefined && JSON.stringify(patch.referrals) !== JSON.stringify(row.referrals)
+  if (referralsChanged) {
+    const unknown = await unknownReferrals(db, caller.cityId, referrals)
+    if (unknown.length > 0) {
+      throw new ProblemError('unprocessable', `${unknown.length === 1 ? 'A referral names' : 'Referrals name'} no program or stakeholder of this city.`, {
+        errors: unknown.map((i) => ({ path: `/body/referrals/${i}/id`, message: `is not a ${referrals[i]?.kind ?? 'program'} of this city` }))
+      })
+    }
+  }
+  return { status, resolution, duplicateOf, referrals, referralsChanged }
 }
 
 /** Erased personal data stays erased: a PATCH cannot set it again (removing it once more changes nothing). */

@@ -4,7 +4,7 @@ import t from 'tap'
 import { query } from '../../../../src/db/client.js'
 import { TAXONOMY_VERSION } from '../../../../src/taxonomies/index.js'
 import { build, expectProblem } from '../../../helper.js'
-import { makeCity, makeKey } from '../../../factories.js'
+import { makeCity, makeKey, makeProgram } from '../../../factories.js'
 import { auditActions, etagOf, getIncident, patchIncident, personalReport, postBatch, postIncident, report } from './fixtures.js'
 
 const { app, database } = await build(t)
@@ -21,8 +21,8 @@ async function keys (): Promise<{ cityId: string, partner: string, city: string,
 }
 
 /** Walks an incident through review to referred, as the city's case worker does. */
-async function refer (key: string, id: string): Promise<Record<string, unknown>> {
-  const referral = { kind: 'program', id: randomUUID(), referred_on: '2024-03-05' }
+async function refer (cityId: string, key: string, id: string): Promise<Record<string, unknown>> {
+  const referral = { kind: 'program', id: (await makeProgram(db, cityId)).id, referred_on: '2024-03-05' }
   for (const step of [{ status: 'under_review' }, { status: 'verified' }, { status: 'referred', referrals: [referral] }]) {
     const res = await patchIncident(app, key, id, await etagOf(app, key, id), step)
     if (res.statusCode !== 200) throw new Error(`${JSON.stringify(step)}: ${res.statusCode} ${res.body}`)
@@ -36,7 +36,7 @@ t.test('a partner re-sending a report without its personal fields keeps what the
   const { marker: _marker, ...first } = sent
   const imported = await postBatch(app, k.partner, [first])
   const id = imported.json().items[0].id as string
-  const referral = await refer(k.city, id)
+  const referral = await refer(k.cityId, k.city, id)
 
   const { narrative: _n, reporter: _r, ...withoutPersonal } = first
   const location = { ...(first.location as Record<string, unknown>) }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import t, { type Test } from 'tap'
-import { build } from '../../../helper.js'
-import { makeCityWithKey, makeKey } from '../../../factories.js'
+import { bearer, build } from '../../../helper.js'
+import { makeCityWithKey, makeKey, makeProgram, makeStakeholder } from '../../../factories.js'
 import { auditActions, createIncident, etagOf, getIncident, patchIncident, personalReport, report } from './fixtures.js'
 
 const { app, database } = await build(t)
@@ -23,7 +23,7 @@ t.test('a new incident is received, and every allowed step works: received → u
   t.equal(incident.status, 'received')
   await move(t, app, city.key, incident.id, 'under_review')
   await move(t, app, city.key, incident.id, 'verified')
-  const referral = { kind: 'program', id: randomUUID(), referred_on: '2024-03-05' }
+  const referral = { kind: 'program', id: (await makeProgram(db, city.id)).id, referred_on: '2024-03-05' }
   const referred = await move(t, app, city.key, incident.id, 'referred', { referrals: [referral] })
   t.same(referred.referrals, [referral])
   const closed = await move(t, app, city.key, incident.id, 'closed')
@@ -86,7 +86,7 @@ t.test('resolution records how review ended and survives referral and closing', 
   t.equal(incident.resolution, null, 'a new report has no resolution')
   await move(t, app, city.key, incident.id, 'under_review')
   t.equal((await move(t, app, city.key, incident.id, 'verified')).resolution, 'verified')
-  const referral = { kind: 'program', id: randomUUID(), referred_on: '2024-03-05' }
+  const referral = { kind: 'program', id: (await makeProgram(db, city.id)).id, referred_on: '2024-03-05' }
   t.equal((await move(t, app, city.key, incident.id, 'referred', { referrals: [referral] })).resolution, 'verified')
   t.equal((await move(t, app, city.key, incident.id, 'closed')).resolution, 'verified')
 
@@ -215,4 +215,33 @@ t.test('a status change writes an incident.status_changed audit event with from 
   t.equal(listed.statusCode, 200)
   t.equal(listed.json().data.length, 1)
   t.match(listed.json().data[0].details, { from: 'received', to: 'under_review' })
+})
+
+t.test('referrals are real references: a program or stakeholder of another city, or none, is a 422 naming the item, and nothing changes', async (t) => {
+  const city = await makeCityWithKey(db, [...WRITER])
+  const other = await makeCityWithKey(db, [...WRITER])
+  const incident = await createIncident(app, city.key)
+  await move(t, app, city.key, incident.id, 'under_review')
+  await move(t, app, city.key, incident.id, 'verified')
+  const program = await makeProgram(db, city.id)
+  const stakeholder = await makeStakeholder(db, city.id)
+  const foreignProgram = await makeProgram(db, other.id)
+  const refused = await patchIncident(app, city.key, incident.id, await etagOf(app, city.key, incident.id), {
+    status: 'referred',
+    referrals: [
+      { kind: 'program', id: program.id, referred_on: '2024-03-05' },
+      { kind: 'program', id: foreignProgram.id, referred_on: '2024-03-05' },
+      { kind: 'stakeholder', id: program.id, referred_on: '2024-03-05' }
+    ]
+  })
+  t.equal(refused.statusCode, 422)
+  t.same(refused.json().errors, [
+    { path: '/body/referrals/1/id', message: 'is not a program of this city' },
+    { path: '/body/referrals/2/id', message: 'is not a stakeholder of this city' }
+  ], 'each item that points nowhere in this city is named')
+  t.equal((await etagOf(app, city.key, incident.id)).endsWith('-3"'), true, 'the incident did not change')
+  const referrals = [{ kind: 'stakeholder', id: stakeholder.id, referred_on: '2024-03-06' }, { kind: 'program', id: program.id, referred_on: '2024-03-05' }]
+  const referred = await move(t, app, city.key, incident.id, 'referred', { referrals })
+  t.same(referred.referrals, referrals, 'kept in the order given')
+  t.same((await app.inject({ method: 'GET', url: '/v1/incidents?status=referred', headers: bearer(city.key) })).json().data[0].referrals, referrals, 'and listed with the incident')
 })

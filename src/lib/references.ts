@@ -1,0 +1,23 @@
+import { sql } from 'drizzle-orm'
+import { query, type Executor } from '../db/client.js'
+import { ProblemError } from './problems.js'
+
+/** A place that can point at a record: a table and the column holding the record's id (city_id is implied). */
+export interface Reference { what: string, table: string, column: string }
+
+/**
+ * Refuses to delete a record that others point at, with a 409 naming each kind of referrer: one query with an
+ * EXISTS per place. A record that is referred to is archived instead (active: false), so that what pointed at
+ * it keeps its meaning.
+ */
+export async function refuseDeleteIfReferenced (db: Executor, cityId: string, id: string, kind: string, references: Reference[]): Promise<void> {
+  if (references.length === 0) return
+  const checks = sql.join(references.map((r) => sql`EXISTS (SELECT 1 FROM ${sql.raw(r.table)} WHERE city_id = ${cityId} AND ${sql.raw(r.column)} = ${id}::uuid) AS ${sql.raw(`"${r.what}"`)}`), sql`, `)
+  const [row] = await query<Record<string, boolean>>(db, sql`SELECT ${checks}`)
+  const referrers = references.filter((r) => row?.[r.what] === true).map((r) => r.what)
+  if (referrers.length > 0) {
+    throw new ProblemError('conflict', `This ${kind} is referred to by ${referrers.join(', ')}; it cannot be deleted. Archive it with PATCH {"active": false} instead.`, {
+      errors: referrers.map((what) => ({ path: '/params/id', message: `is referred to by ${what}` }))
+    })
+  }
+}
