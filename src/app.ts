@@ -23,6 +23,7 @@ import apiKeys from './routes/v1/api-keys/index.js'
 import auditEvents from './routes/v1/audit-events/index.js'
 import city from './routes/v1/city/index.js'
 import incidents from './routes/v1/incidents/index.js'
+import stakeholders from './routes/v1/stakeholders/index.js'
 import taxonomies from './routes/v1/taxonomies/index.js'
 
 export const version: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -156,5 +157,6 @@ export async function buildApp ({ config, database }: AppOptions, logger: AppLog
   await app.register(auditEvents, { prefix: '/v1/audit-events' })
   await app.register(taxonomies, { prefix: '/v1/taxonomies' })
   await app.register(incidents, { prefix: '/v1/incidents' })
+  await app.register(stakeholders, { prefix: '/v1/stakeholders' })
   return app
 }

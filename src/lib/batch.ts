@@ -83,6 +83,12 @@ export interface Importable<B extends JsonObject, R extends StoredRecord, D, P> 
   merge?: (stored: B, body: B) => B
   /** The resource's rules: the draft to store, or the problems (paths relative to the item). */
   prepare: (input: B, caller: Caller) => { draft: D, problems: [] } | { draft: null, problems: FieldError[] }
+  /**
+   * Checks, for all the drafts of a request at once, what the rules cannot see alone: references to other
+   * records of the city (an organisation, the two ends of a tie). It may complete the drafts (an id found from
+   * an external_id). Returns the problems of each draft (paths relative to the item), or null where none.
+   */
+  references?: (db: Executor, cityId: string, drafts: D[]) => Promise<Array<FieldError[] | null>>
   /** The personal part of a draft, sealed with the record (null: none). */
   personalOf: (draft: D) => P | null
   personal: PersonalData<P>
@@ -220,6 +226,16 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
         ...(options.dryRun ? { personalData: null, dataKey: null } : resource.personal.sealed(caller.cityId, id, personal))
       })
       result.items[item.index] = { index: item.index, id: found?.id ?? null, external_id: externalId, outcome: found === undefined ? 'created' : 'updated', problems: [] }
+    }
+    if (resource.references !== undefined && rows.length > 0) {
+      const problems = await resource.references(app.db, caller.cityId, rows.map((r) => r.draft))
+      problems.forEach((found, i) => {
+        const row = rows[i] as (typeof rows)[number]
+        if (found === null || found.length === 0) return
+        const part = options.pathOf(row.index)
+        result.items[row.index] = { index: row.index, id: row.isNew ? null : row.id, external_id: result.items[row.index]?.external_id ?? null, outcome: 'rejected', problems: found.map((p) => ({ ...p, path: `/${part}${p.path}` })) }
+      })
+      rows.splice(0, rows.length, ...rows.filter((r) => result.items[r.index]?.outcome !== 'rejected'))
     }
     refuseIfAtomic(result, raw.length, options)
     if (options.dryRun || rows.length === 0) return result

@@ -44,6 +44,20 @@ export function pageOf<T> (rows: T[], limit: number, positionOf: (row: T) => unk
   return { data, next_cursor: encode(positionOf(data[data.length - 1] as T)) }
 }
 
+/** Where a change feed starts: before the first transaction and the lowest id. */
+export const FEED_START: unknown[] = [0, '00000000-0000-0000-0000-000000000000']
+
+export interface FeedPosition { changeXid: number, id: string }
+
+/** Reads a change-feed cursor position: the writing transaction and the id of the last row seen. */
+export function feedPosition (position: unknown[]): FeedPosition {
+  const [changeXid, id] = position
+  if (position.length !== 2 || !Number.isSafeInteger(changeXid) || typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id)) {
+    throw new ProblemError('invalid_cursor', 'The cursor is not one this list issued.')
+  }
+  return { changeXid: changeXid as number, id }
+}
+
 /**
  * A page of a change feed, which never ends: its last page carries a cursor too (of its last row, or the
  * position it was asked from), so a partner that is up to date keeps it and asks again later for what changed

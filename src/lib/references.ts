@@ -12,9 +12,9 @@ export interface Reference { what: string, table: string, column: string }
  */
 export async function refuseDeleteIfReferenced (db: Executor, cityId: string, id: string, kind: string, references: Reference[]): Promise<void> {
   if (references.length === 0) return
-  const checks = sql.join(references.map((r) => sql`EXISTS (SELECT 1 FROM ${sql.raw(r.table)} WHERE city_id = ${cityId} AND ${sql.raw(r.column)} = ${id}::uuid) AS ${sql.raw(`"${r.what}"`)}`), sql`, `)
+  const checks = sql.join(references.map((r, i) => sql`EXISTS (SELECT 1 FROM ${sql.raw(r.table)} WHERE city_id = ${cityId} AND ${sql.raw(r.column)} = ${id}::uuid) AS ${sql.raw(`r${i}`)}`), sql`, `)
   const [row] = await query<Record<string, boolean>>(db, sql`SELECT ${checks}`)
-  const referrers = references.filter((r) => row?.[r.what] === true).map((r) => r.what)
+  const referrers = [...new Set(references.filter((_r, i) => row?.[`r${i}`] === true).map((r) => r.what))]
   if (referrers.length > 0) {
     throw new ProblemError('conflict', `This ${kind} is referred to by ${referrers.join(', ')}; it cannot be deleted. Archive it with PATCH {"active": false} instead.`, {
       errors: referrers.map((what) => ({ path: '/params/id', message: `is referred to by ${what}` }))

@@ -77,6 +77,7 @@ export default fp<{ version: string }>(async (app, { version }) => {
         { name: 'api-keys', description: 'Keys for portals, partners and analysts; secrets are shown once.' },
         { name: 'audit-events', description: 'Who did what to which object, and when. Append-only.' },
         { name: 'incidents', description: 'Bias-incident and hate-crime reports: single and bulk ingest, the case workflow, possible duplicates, erasure of personal data.' },
+        { name: 'stakeholders', description: 'The people and organisations of the prevention work, the four legs of the stool, the leadership group; contact details only with stakeholders:read_contact.' },
         { name: 'taxonomies', description: 'The versioned FBI NIBRS code lists incidents are classified with.' },
         { name: 'health', description: 'Liveness and readiness for orchestrators; no key needed.' }
       ],

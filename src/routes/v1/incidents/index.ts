@@ -3,7 +3,7 @@ import Type from 'typebox'
 import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { BatchResult } from '../../../lib/batch.js'
 import { BATCH_BODY_LIMIT, createOne, registerBatchRoute } from '../../../lib/import-routes.js'
-import { feedPageOf, pageOf } from '../../../lib/pagination.js'
+import { FEED_START, feedPageOf, feedPosition, pageOf } from '../../../lib/pagination.js'
 import { PersonalData } from '../../../lib/personal-data.js'
 import { notFound, ProblemError } from '../../../lib/problems.js'
 import { etagOf } from '../../../lib/etag.js'
@@ -22,8 +22,6 @@ import { nextCaseState, refuseErasedPersonalData } from './workflow.js'
 /** The answer of POST /v1/incidents/batch. */
 const IncidentBatchResult = BatchResult('IncidentBatchResult')
 const LIST = 'incidents'
-/** Where the change feed starts: before the first transaction and the lowest id. */
-const FEED_START = [0, '00000000-0000-0000-0000-000000000000']
 const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema(IncidentSchema)
   app.addSchema(IncidentInputSchema)
@@ -208,12 +206,10 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 }
 
 function listPosition (order: string, position: unknown[]): ListPosition {
-  const [key, id] = position
-  const invalid = new ProblemError('invalid_cursor', 'The cursor is not one this list issued.')
-  if (position.length !== 2 || typeof id !== 'string') throw invalid
-  if (order === 'updated_asc' && Number.isSafeInteger(key)) return { order: 'updated_asc', changeXid: key as number, id }
-  if (order === 'occurred_desc' && typeof key === 'string') return { order: 'occurred_desc', occurredOn: key, id }
-  throw invalid
+  if (order === 'updated_asc') return { order: 'updated_asc', ...feedPosition(position) }
+  const [occurredOn, id] = position
+  if (position.length !== 2 || typeof occurredOn !== 'string' || typeof id !== 'string') throw new ProblemError('invalid_cursor', 'The cursor is not one this list issued.')
+  return { order: 'occurred_desc', occurredOn, id }
 }
 
 export default incidentsRoutes

@@ -1,5 +1,6 @@
 import type { FieldError } from '../../../lib/problems.js'
 import { removeContactDetails } from '../../../lib/scrub.js'
+import { localDate } from '../../../lib/dates.js'
 import { applyMergePatch } from '../../../lib/merge-patch.js'
 import { biasCategoriesOf, biasMotivationProblem, CYBERSPACE } from '../../../taxonomies/index.js'
 import { EARLIEST_DAY, type IncidentInput } from './schema.js'
@@ -55,22 +56,6 @@ const EARLIEST_INSTANT = Date.parse(`${EARLIEST_DAY}T00:00:00Z`)
 export function dateFilterProblem (path: string, value: string | undefined): FieldError | null {
   if (value === undefined) return null
   return (value.length === 10 ? value < EARLIEST_DAY : Date.parse(value) < EARLIEST_INSTANT) ? { path, message: `must be on or after ${EARLIEST_DAY}` } : null
-}
-
-/**
- * One formatter per timezone: building an Intl.DateTimeFormat costs far more than formatting with it (it was
- * a seventh of the CPU of a 1,000-report import), and the set of IANA zones is small and fixed.
- */
-const dayFormats = new Map<string, Intl.DateTimeFormat>()
-
-/** The calendar day of an instant in a timezone, as YYYY-MM-DD. */
-export function localDate (instant: Date, timeZone: string): string {
-  let format = dayFormats.get(timeZone)
-  if (format === undefined) {
-    format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' })
-    dayFormats.set(timeZone, format)
-  }
-  return format.format(instant)
 }
 
 /** Two decimals of a degree: about 1 km, the precision shown without the personal scope. */
