@@ -59,22 +59,8 @@ export const StakeholderInputSchema = Type.Object({
     'fields it omits keep their stored values, contact details included; an explicit null clears that one field.'
 })
 
-export const StakeholderPatchSchema = Type.Object({
-  kind: Type.Optional(fields.kind),
-  name: Type.Optional(fields.name),
-  organization_id: Type.Optional(Nullable(fields.organization_id)),
-  title: Type.Optional(Nullable(fields.title)),
-  category: Type.Optional(fields.category),
-  portfolio: Type.Optional(Nullable(fields.portfolio)),
-  communities_served: Type.Optional(Nullable(fields.communities_served)),
-  languages: Type.Optional(Nullable(fields.languages)),
-  engagement_level: Type.Optional(fields.engagement_level),
-  leadership_group: Type.Optional(Nullable(LeadershipGroup)),
-  existing_initiatives: Type.Optional(Nullable(fields.existing_initiatives)),
-  contact: Type.Optional(Nullable(Contact)),
-  tags: Type.Optional(Nullable(fields.tags)),
-  active: Type.Optional(fields.active)
-}, {
+/** A PATCH names any of the input's fields but the external id, which identifies the stakeholder's import. */
+export const StakeholderPatchSchema = Type.Partial(Type.Omit(StakeholderInputSchema, ['external_id']), {
   additionalProperties: false,
   minProperties: 1,
   description: 'A JSON Merge Patch (RFC 7396): only the fields given change, leadership_group and contact merge member by member, and null removes a field.'
