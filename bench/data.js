@@ -1,7 +1,7 @@
 // Benchmark data, shared by every scenario: a fleet of cities, each with a few API keys, written through the
 // app's own repositories so that rows look exactly like the ones the API creates; the named seeds scenarios
-// ask for (SEEDS: incidents in two cities, set-based SQL); and the reports the ingest sends. The fixtures
-// object carries what the scenarios need.
+// ask for (SEEDS: incidents in two cities, a stakeholder network in one, set-based SQL); and the reports the
+// ingest sends. The fixtures object carries what the scenarios need.
 import { randomBytes } from 'node:crypto'
 import { v7 } from 'uuid'
 import { createApiKey } from '../dist/routes/v1/api-keys/repo.js'
@@ -306,6 +306,68 @@ async function incidentKeys (db, cityId) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Stakeholders
+// ---------------------------------------------------------------------------------------------------------
+/**
+ * Relative frequency of each category in a city's stakeholder network: mostly community seats, a few elected
+ * officials, a twentieth in law enforcement, some of no leg (federal partners, other).
+ */
+const CATEGORY_WEIGHTS = ('elected_official:3 city_staff:12 human_rights_commission:1 law_enforcement:6 community_organization:25 ' +
+  'faith_community:10 social_services:8 youth:6 education:6 public_health:5 academia:4 business:5 media:3 federal_partner:2 other:4')
+  .split(' ').map((pair) => pair.split(':'))
+const WEIGHTED_CATEGORIES = CATEGORY_WEIGHTS.flatMap(([category, weight]) => Array(Number(weight)).fill(category))
+/** identified 30 %, aware 30 %, engaged 20 %, active 15 %, leading 5 %. */
+const WEIGHTED_ENGAGEMENT = [...Array(6).fill('identified'), ...Array(6).fill('aware'), ...Array(4).fill('engaged'), ...Array(3).fill('active'), 'leading']
+const RELATIONSHIP_TYPES = ['collaboration', 'trust', 'referral', 'funding', 'communication']
+const MEETING_KINDS = ['leadership_group', 'workshop', 'training', 'community_dialogue', 'briefing']
+
+/**
+ * `stakeholders` stakeholders and `relationships` relationships in one city, set-based: one INSERT ... SELECT
+ * FROM generate_series each. Categories and engagement by the weights above, 5 % archived, 30 in the
+ * leadership group (a few of whom left). Relationships have a skewed degree (one end drawn as random()²,
+ * so that some stakeholders are hubs, as coordinators and liaisons are), every type, strength 1-5, 10 % ended.
+ * Then `meetings` meetings over the last year with 5-30 attendees each (one INSERT per table).
+ */
+async function seedStakeholderNetwork (client, cityId, { stakeholders, relationships, meetings }) {
+  await client.query('SELECT setseed(0.29)')
+  await client.query(`
+    INSERT INTO stakeholders (city_id, id, external_id, kind, name, category, engagement_level, leadership_role, leadership_joined_on,
+      leadership_left_on, languages, tags, active, content_hash)
+    SELECT $1::uuid, gen_random_uuid(), 'bench-stakeholder-' || g, CASE WHEN random() < 0.6 THEN 'organization' ELSE 'person' END,
+      'Stakeholder ' || g, ($3::text[])[1 + floor(random() * array_length($3::text[], 1))::int],
+      ($4::text[])[1 + floor(random() * array_length($4::text[], 1))::int],
+      CASE WHEN g <= 2 THEN 'co_chair' WHEN g <= 30 THEN 'member' END,
+      CASE WHEN g <= 30 THEN date '2023-01-01' END,
+      CASE WHEN g BETWEEN 26 AND 30 THEN date '2024-06-30' END,
+      '{en}', '{bench}', random() >= 0.05 OR g <= 30, md5(g || 'h' || $1) || md5(g || 'i' || $1)
+    FROM generate_series(1, $2::int) AS g`, [cityId, stakeholders, WEIGHTED_CATEGORIES, WEIGHTED_ENGAGEMENT])
+  await client.query(`
+    WITH s AS (SELECT array_agg(id ORDER BY external_id) AS ids, count(*)::int AS n FROM stakeholders WHERE city_id = $1 AND external_id LIKE 'bench-stakeholder-%'),
+    pairs AS (
+      SELECT g, 1 + floor(power(random(), 2) * s.n)::int AS i, 1 + floor(random() * (s.n - 1))::int AS j, random() AS r1, random() AS r2, random() AS r3, s.ids, s.n
+      FROM generate_series(1, $2::int) AS g, s
+    )
+    INSERT INTO stakeholder_relationships (city_id, id, external_id, from_id, to_id, type, strength, since, until, content_hash)
+    SELECT $1::uuid, gen_random_uuid(), 'bench-relationship-' || g, ids[i], ids[CASE WHEN j >= i THEN j + 1 ELSE j END],
+      ($3::text[])[1 + floor(r1 * array_length($3::text[], 1))::int], 1 + floor(r2 * 5)::int,
+      date '2020-01-01' + floor(r3 * 1500)::int,
+      CASE WHEN r3 < 0.1 THEN date '2024-01-01' + floor(r1 * 300)::int END,
+      md5(g || 'r' || $1) || md5(g || 's' || $1)
+    FROM pairs`, [cityId, relationships, RELATIONSHIP_TYPES])
+  await client.query(`
+    INSERT INTO meetings (city_id, id, external_id, held_on, title, kind, content_hash)
+    SELECT $1::uuid, gen_random_uuid(), 'bench-meeting-' || g, current_date - floor(random() * 365)::int, 'Meeting ' || g,
+      ($3::text[])[1 + floor(random() * array_length($3::text[], 1))::int], md5(g || 'm' || $1) || md5(g || 'n' || $1)
+    FROM generate_series(1, $2::int) AS g`, [cityId, meetings, MEETING_KINDS])
+  await client.query(`
+    WITH s AS (SELECT array_agg(id ORDER BY external_id) AS ids, count(*)::int AS n FROM stakeholders WHERE city_id = $1 AND external_id LIKE 'bench-stakeholder-%')
+    INSERT INTO meeting_attendees (city_id, meeting_id, stakeholder_id)
+    SELECT DISTINCT $1::uuid, m.id, s.ids[1 + floor(power(random(), 2) * s.n)::int]
+    FROM meetings m CROSS JOIN s CROSS JOIN LATERAL generate_series(1, 5 + (hashtext(m.id::text) & 25)) AS k
+    WHERE m.city_id = $1 AND m.external_id LIKE 'bench-meeting-%'`, [cityId])
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Seeds: what a scenario lists in `seeds` is generated once, after the cities, however many scenarios ask.
 // Each gets { db (Drizzle), database (bench/harness.js), settings, fixtures } and adds to the fixtures.
 // ---------------------------------------------------------------------------------------------------------
@@ -324,6 +386,23 @@ export const SEEDS = {
       await seedIncidents(c, [{ id: fixtures.cityId, timezone: fixtures.cityTimezone }, fixtures.floorCity], { rows: settings.incidents })
       process.stdout.write(`${((Date.now() - started) / 1000).toFixed(1)} s; VACUUM ANALYZE ... `)
       await c.query('VACUUM (ANALYZE) incidents')
+    })
+  },
+
+  /**
+   * The stakeholder network of the chosen city: BENCH_STAKEHOLDERS stakeholders (2,000) and
+   * BENCH_RELATIONSHIPS relationships (20,000), 100 meetings, then VACUUM ANALYZE; plus a key with
+   * stakeholders:read.
+   */
+  async stakeholderNetwork ({ db, database, settings, fixtures }) {
+    const { key } = await createApiKey(db, fixtures.cityId, { name: 'Stakeholder reader key', scopes: ['stakeholders:read'] })
+    fixtures.stakeholderReadKey = key
+    process.stdout.write(`\n  ${settings.stakeholders.toLocaleString('en-US')} stakeholders, ${settings.relationships.toLocaleString('en-US')} relationships in ${fixtures.citySlug} ... `)
+    const started = Date.now()
+    await database.withBench(async (c) => {
+      await seedStakeholderNetwork(c, fixtures.cityId, { stakeholders: settings.stakeholders, relationships: settings.relationships, meetings: 100 })
+      process.stdout.write(`${((Date.now() - started) / 1000).toFixed(1)} s; VACUUM ANALYZE ... `)
+      await c.query('VACUUM (ANALYZE) stakeholders, stakeholder_relationships, meetings, meeting_attendees')
     })
   }
 }

@@ -25,7 +25,8 @@
 // itself in its header. A module's default export:
 //   name, description(settings)   the name BENCH_SCENARIOS selects, and the headline printed above its table;
 //   target                        the lowest acceptable ratio cohesion/floor: a number, or per log level
-//                                 ({ default, warn }; a level without its own uses `default`'s);
+//                                 ({ default, warn }; a level without its own uses `default`'s); null for a
+//                                 scenario without a floor, which judges itself in `verdicts`;
 //   unit                          'request' or 'row': what rates and CPU figures are counted per;
 //   seeds                         names of SEEDS (bench/data.js) it needs; each is generated once;
 //   floorLabel                    how the floor's row is labelled;
@@ -33,8 +34,11 @@
 //   cohesion(server, ctx), floor(server, ctx)
 //                                 one measurement each: { rate, rateSd?, p50, p99 (ms), units, requests,
 //                                 cpu: { server, postgres, load } (µs per unit) }; bench/harness.js
-//                                 measureRequests does it for a request with autocannon;
+//                                 measureRequests does it for a request with autocannon. `floor: null`: the
+//                                 scenario has no floor (the bare server is not started for it, no ratio);
 //   notes(ctx)                    optional: [{ text, ok }] printed under the headline; a failed one is reported;
+//   verdicts(ctx)                 optional, for a scenario without a floor: its own targets, [{ label, figure,
+//                                 target, met }] (texts and a boolean), printed and summed up with the ratios;
 //   roundTrips, afterRoundTrips(ctx)
 //                                 optional: operations whose round trips are counted ({ name, setup(server,
 //                                 ctx, count)?, send(server, ctx, state, i) }), and what undoes their writes.
@@ -72,6 +76,11 @@
 //   BENCH_LIST_FROM       occurred_from of the list (2024-04-01)
 //   BENCH_LIST_TO         occurred_to of the list (2024-06-30)
 //   BENCH_LIST_CODE       bias_motivation of the list (14)
+//   BENCH_STAKEHOLDERS    stakeholders seeded in the chosen city for the assessment (2000)
+//   BENCH_RELATIONSHIPS   relationships seeded between them (20000)
+//   read by bench/scenarios/stakeholder-assessment.js:
+//   BENCH_ASSESSMENT_REQUESTS  assessments measured, one after the other (30)
+//   BENCH_ASSESSMENT_WARMUP    assessments before them, not counted (3)
 // Cohesion's other settings (AUTH_CACHE_TTL_MS, MAX_EVENT_LOOP_DELAY_MS, ...) are passed through from this
 // environment, so that each can be toggled to see what it costs. The bench sets DATABASE_URL, ENCRYPTION_KEY
 // (one random key per run), DATABASE_POOL_SIZE, PORT, HOST and BOOTSTRAP=false, and defaults RATE_LIMIT_MAX to
@@ -111,6 +120,8 @@ const settings = {
   servers: list('BENCH_SERVERS') ?? ['cohesion', 'bare'],
   logLevels: list('BENCH_LOG_LEVELS') ?? ['default', 'warn'],
   incidents: positive('BENCH_INCIDENTS', 200_000),
+  stakeholders: positive('BENCH_STAKEHOLDERS', 2_000),
+  relationships: positive('BENCH_RELATIONSHIPS', 20_000),
   roundTrips: positive('BENCH_ROUND_TRIPS', 20, { zero: true }),
   keep: env.BENCH_KEEP === '1',
   nodeArgs: list('BENCH_NODE_ARGS', ' ') ?? []
@@ -158,12 +169,13 @@ const logDir = mkdtempSync(join(tmpdir(), 'cohesion-bench-'))
 const children = new Set()
 let logCount = 0
 
-function sidesToRun () {
+/** The sides to run for the chosen scenarios: the bare server only when one of them has a floor. */
+function sidesToRun (chosen) {
   const sides = []
   if (settings.servers.includes('cohesion')) {
     for (const level of settings.logLevels) sides.push({ key: `cohesion:${level}`, kind: 'cohesion', level, label: `cohesion, ${levelLabel(level)}` })
   }
-  if (settings.servers.includes('bare')) sides.push({ key: 'bare', kind: 'floor', label: 'bare' })
+  if (settings.servers.includes('bare') && chosen.some((s) => s.floor !== null)) sides.push({ key: 'bare', kind: 'floor', label: 'bare' })
   return sides
 }
 
@@ -307,7 +319,7 @@ function tableRow (label, runs) {
   const units = fmt(avg((r) => r.units), 0)
   return row([
     label,
-    fmt(avg((r) => r.rate), 0),
+    fmt(avg((r) => r.rate), avg((r) => r.rate) < 10 ? 2 : 0), // a report answered in seconds still shows its rate
     runs[0].rateSd === undefined ? '' : `(± ${fmt(avg((r) => r.rateSd), 0)})`,
     fmt(avg((r) => r.p50)),
     fmt(avg((r) => r.p99)),
@@ -343,6 +355,11 @@ function report (chosen, sides, results, roundTrips, ctx) {
       console.log(tableRow(side.kind === 'floor' ? scenario.floorLabel : side.label, runs))
       if (runs.length > 1) console.log(`  ${''.padEnd(COLUMNS[0])} rounds: ${runs.map((r) => fmt(r.rate, 0)).join(', ')}`)
     }
+    for (const v of scenario.verdicts?.(ctx) ?? []) {
+      verdicts.push({ scenario: scenario.name, ...v })
+      console.log(`  ${v.label}: ${v.figure}   target ${v.target}: ${v.met ? 'MET' : 'NOT MET'}`)
+    }
+    if (scenario.floor === null) continue
     const floorRuns = perSide.get('bare') ?? []
     for (const side of sides.filter((s) => s.kind === 'cohesion')) {
       const runs = perSide.get(side.key) ?? []
@@ -353,15 +370,15 @@ function report (chosen, sides, results, roundTrips, ctx) {
       }
       const ratio = mean(runs, (r) => r.rate) / mean(floorRuns, (r) => r.rate)
       const met = ratio >= target
-      verdicts.push({ scenario: scenario.name, side, ratio, target, met })
+      verdicts.push({ scenario: scenario.name, label: levelLabel(side.level), figure: ratio.toFixed(3), target: `≥ ${target.toFixed(2)}`, met })
       console.log(`  ratio ${side.label} / ${scenario.floorLabel.split(' ')[0]} = ${ratio.toFixed(3)}   target ≥ ${target.toFixed(2)}: ${met ? 'MET' : 'NOT MET'}`)
     }
   }
 
   if (verdicts.length > 0) {
-    console.log('\nSummary: ratio cohesion/floor and target')
+    console.log('\nSummary: ratio cohesion/floor (or the scenario\'s own figure) and target')
     for (const v of verdicts) {
-      console.log(`  ${v.scenario.padEnd(18)} ${levelLabel(v.side.level).padEnd(28)} ${v.ratio.toFixed(3)}   ≥ ${v.target.toFixed(2)}   ${v.met ? 'MET' : 'NOT MET'}`)
+      console.log(`  ${v.scenario.padEnd(22)} ${v.label.padEnd(28)} ${v.figure}   ${v.target}   ${v.met ? 'MET' : 'NOT MET'}`)
     }
   }
   if (roundTrips !== null) {
@@ -437,7 +454,7 @@ async function main () {
   const chosen = scenarios.filter((s) => settings.only === undefined || settings.only.includes(s.name))
   if (chosen.length === 0) throw new Error(`no scenario matches BENCH_SCENARIOS=${env.BENCH_SCENARIOS} (there are: ${scenarios.map((s) => s.name).join(', ')})`)
   if (env.LOG_LEVEL) console.log(`LOG_LEVEL=${env.LOG_LEVEL} is ignored: BENCH_LOG_LEVELS (${settings.logLevels.join(',')}) decides Cohesion's log levels`)
-  const sides = sidesToRun()
+  const sides = sidesToRun(chosen)
 
   const started = Date.now()
   const seeds = [...new Set(chosen.flatMap((s) => s.seeds))]
@@ -455,6 +472,7 @@ async function main () {
       const server = await startServer(side)
       try {
         for (const scenario of chosen) {
+          if (scenario[side.kind] === null) continue
           const m = await scenario[side.kind](server, ctx)
           const perSide = results.get(scenario.name)
           if (!perSide.has(side.key)) perSide.set(side.key, [])

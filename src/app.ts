@@ -23,6 +23,10 @@ import apiKeys from './routes/v1/api-keys/index.js'
 import auditEvents from './routes/v1/audit-events/index.js'
 import city from './routes/v1/city/index.js'
 import incidents from './routes/v1/incidents/index.js'
+import stakeholderNetwork from './routes/v1/stakeholder-network/index.js'
+import meetings from './routes/v1/meetings/index.js'
+import programs from './routes/v1/programs/index.js'
+import stakeholderRelationships from './routes/v1/stakeholder-relationships/index.js'
 import stakeholders from './routes/v1/stakeholders/index.js'
 import taxonomies from './routes/v1/taxonomies/index.js'
 
@@ -156,7 +160,11 @@ export async function buildApp ({ config, database }: AppOptions, logger: AppLog
   await app.register(apiKeys, { prefix: '/v1/api-keys' })
   await app.register(auditEvents, { prefix: '/v1/audit-events' })
   await app.register(taxonomies, { prefix: '/v1/taxonomies' })
+  await app.register(stakeholderNetwork, { prefix: '/v1/stakeholder-network' })
   await app.register(incidents, { prefix: '/v1/incidents' })
+  await app.register(stakeholderRelationships, { prefix: '/v1/stakeholder-relationships' })
+  await app.register(meetings, { prefix: '/v1/meetings' })
+  await app.register(programs, { prefix: '/v1/programs' })
   await app.register(stakeholders, { prefix: '/v1/stakeholders' })
   return app
 }

@@ -48,8 +48,8 @@ export const BatchResult = (id: string) => Type.Object({
 
 export type ItemOutcome = Static<ReturnType<typeof BatchResult>>['items'][number]
 
-/** A stored record as an import sees it: its identity, version, content hash and sealed personal data. */
-export interface StoredRecord extends SealedRecord { version: number, contentHash: string }
+/** A stored record as an import sees it: its identity, version and content hash, and its sealed personal data if it has any. */
+export interface StoredRecord extends Partial<Omit<SealedRecord, 'cityId' | 'id'>> { cityId: string, id: string, version: number, contentHash: string }
 
 /** A row to write: the prepared draft, its sealed personal data, the hash of the body it came from. */
 export interface ImportRow<D> extends BulkRow {
@@ -89,9 +89,8 @@ export interface Importable<B extends JsonObject, R extends StoredRecord, D, P> 
    * an external_id). Returns the problems of each draft (paths relative to the item), or null where none.
    */
   references?: (db: Executor, cityId: string, drafts: D[]) => Promise<Array<FieldError[] | null>>
-  /** The personal part of a draft, sealed with the record (null: none). */
-  personalOf: (draft: D) => P | null
-  personal: PersonalData<P>
+  /** A resource with personal fields: the part of a draft to seal with the record (null: none), and how. */
+  personal?: { of: (draft: D) => P | null, data: PersonalData<P> }
   table: BulkTable<ImportRow<D>>
   /** Audit details of a written row besides the field names an update set: names and ids, never values. */
   auditDetails?: (row: ImportRow<D>) => Record<string, unknown>
@@ -180,6 +179,8 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
   })
 
   const byIndex = new Map(valid.map((v) => [v.index, v]))
+  // Items refused for what they refer to (not for their own shape) are 422 when one object is refused as a whole.
+  const unreferenced = new Set<number>()
   let pending = valid
   for (let round = 0; round < ROUNDS && pending.length > 0; round++) {
     const keyed = pending.filter((v) => v.key !== null)
@@ -198,7 +199,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
       if (found === undefined) {
         input = applyMergePatch({} as B, item.body)
       } else {
-        const personal = resource.personal.open(found)
+        const personal = resource.personal === undefined ? null : resource.personal.data.open(found as SealedRecord)
         if (personal === 'unreadable') {
           reject([{ path: `/${part}`, message: `the stored personal data of this ${resource.kind} fails its integrity check; erase it before importing it again` }])
           continue
@@ -213,7 +214,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
       const draft = prepared.draft
       const id = found?.id ?? newId()
       // Erased personal data stays erased: an import does not even seal it again.
-      const personal = found?.personalDataErasedAt != null ? null : resource.personalOf(draft)
+      const personal = found?.personalDataErasedAt != null || resource.personal === undefined ? null : resource.personal.of(draft)
       rows.push({
         index: item.index,
         isNew: found === undefined,
@@ -223,7 +224,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
         version: (found?.version ?? 0) + 1,
         draft,
         contentHash: item.contentHash,
-        ...(options.dryRun ? { personalData: null, dataKey: null } : resource.personal.sealed(caller.cityId, id, personal))
+        ...(options.dryRun || resource.personal === undefined ? { personalData: null, dataKey: null } : resource.personal.data.sealed(caller.cityId, id, personal))
       })
       result.items[item.index] = { index: item.index, id: found?.id ?? null, external_id: externalId, outcome: found === undefined ? 'created' : 'updated', problems: [] }
     }
@@ -232,12 +233,13 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
       problems.forEach((found, i) => {
         const row = rows[i] as (typeof rows)[number]
         if (found === null || found.length === 0) return
+        unreferenced.add(row.index)
         const part = options.pathOf(row.index)
         result.items[row.index] = { index: row.index, id: row.isNew ? null : row.id, external_id: result.items[row.index]?.external_id ?? null, outcome: 'rejected', problems: found.map((p) => ({ ...p, path: `/${part}${p.path}` })) }
       })
       rows.splice(0, rows.length, ...rows.filter((r) => result.items[r.index]?.outcome !== 'rejected'))
     }
-    refuseIfAtomic(result, raw.length, options)
+    refuseIfAtomic(result, raw.length, options, unreferenced)
     if (options.dryRun || rows.length === 0) return result
 
     const entries = rows.map((r) => ({
@@ -271,14 +273,20 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
   return result
 }
 
-/** With atomic=true, one rejected item refuses the whole request before anything is written. */
-function refuseIfAtomic (result: ImportResult<unknown>, total: number, options: ImportOptions): void {
+/**
+ * With atomic=true, one rejected item refuses the whole request before anything is written: a batch with 422;
+ * one object with 400, or 422 when all it breaks is what it refers to (another city's or a missing record).
+ */
+function refuseIfAtomic (result: ImportResult<unknown>, total: number, options: ImportOptions, unreferenced: Set<number>): void {
   const rejected = result.items.filter((item) => item?.outcome === 'rejected')
   if (!options.atomic || rejected.length === 0) return
-  const detail = options.rejectedAs === 'unprocessable'
-    ? `${rejected.length} of ${total} items are invalid; with atomic=true nothing was written.`
-    : 'The request breaks a rule of the domain; errors lists each failing path.'
-  throw new ProblemError(options.rejectedAs, detail, { errors: rejected.flatMap((item) => item.problems).slice(0, 100) })
+  if (options.rejectedAs === 'unprocessable') {
+    throw new ProblemError('unprocessable', `${rejected.length} of ${total} items are invalid; with atomic=true nothing was written.`, { errors: rejected.flatMap((item) => item.problems).slice(0, 100) })
+  }
+  const references = rejected.every((item) => unreferenced.has(item.index))
+  throw new ProblemError(references ? 'unprocessable' : 'validation_failed', references
+    ? 'The request refers to records this city does not have; errors lists each one.'
+    : 'The request breaks a rule of the domain; errors lists each failing path.', { errors: rejected.flatMap((item) => item.problems).slice(0, 100) })
 }
 
 /** The summary of a batch answer. */

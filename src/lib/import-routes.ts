@@ -64,7 +64,7 @@ export function registerBatchRoute<B extends JsonObject, R extends StoredRecord,
           [NDJSON_TYPE]: { schema: Type.Array(ref(route.item), { minItems: 1, maxItems: BATCH_MAX, description: 'One item per line.' }) }
         }
       },
-      response: { 200: ref(route.result), ...problemResponses(...AUTHENTICATED, 413, 415, 422) }
+      response: { 200: ref(route.result), ...problemResponses(...AUTHENTICATED, 409, 413, 415, 422) }
     }
   }, async (request, reply) => {
     const { atomic = false, dry_run: dryRun = false } = request.query as { atomic?: boolean, dry_run?: boolean }

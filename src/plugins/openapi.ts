@@ -78,6 +78,10 @@ export default fp<{ version: string }>(async (app, { version }) => {
         { name: 'audit-events', description: 'Who did what to which object, and when. Append-only.' },
         { name: 'incidents', description: 'Bias-incident and hate-crime reports: single and bulk ingest, the case workflow, possible duplicates, erasure of personal data.' },
         { name: 'stakeholders', description: 'The people and organisations of the prevention work, the four legs of the stool, the leadership group; contact details only with stakeholders:read_contact.' },
+        { name: 'stakeholder-relationships', description: 'Ties between stakeholders (collaboration, trust, referral, funding, communication), with their strength and period.' },
+        { name: 'meetings', description: 'Convenings of the leadership group, workshops, trainings, community dialogues and briefings, and who came.' },
+        { name: 'programs', description: 'The directory of programs the plan and case workers can draw on, with their public contact.' },
+        { name: 'stakeholder-network', description: 'The assessment of the four-legged stool: each leg\'s engagement, the ties between legs, brokers, isolated stakeholders, attendance and suggestions.' },
         { name: 'taxonomies', description: 'The versioned FBI NIBRS code lists incidents are classified with.' },
         { name: 'health', description: 'Liveness and readiness for orchestrators; no key needed.' }
       ],

@@ -26,8 +26,7 @@ export function incidentImports (personal: Vault<PersonalData>): Importable<Inci
     merge: mergeIncident,
     // Imports carry their codes, so they are checked against the taxonomy in force.
     prepare: (input, caller) => prepareIncident(input, { timezone: caller.city.timezone, now: new Date(), taxonomyVersion: TAXONOMY_VERSION }),
-    personalOf: (draft) => draft.personal,
-    personal,
+    personal: { of: (draft) => draft.personal, data: personal },
     table: INCIDENT_WRITES,
     auditDetails: (row) => ({ source: row.draft.source })
   }

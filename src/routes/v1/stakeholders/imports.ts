@@ -17,8 +17,7 @@ export function stakeholderImports (contact: PersonalData<Contact>): Importable<
     toInput: toStakeholderInput,
     prepare: (input) => prepareStakeholder(input),
     references: organizationProblems,
-    personalOf: (draft) => draft.contact,
-    personal: contact,
+    personal: { of: (draft) => draft.contact, data: contact },
     table: STAKEHOLDER_WRITES,
     auditDetails: (row) => ({ category: row.draft.category })
   }

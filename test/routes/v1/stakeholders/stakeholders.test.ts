@@ -121,7 +121,7 @@ t.test('a person belongs to an organisation of the same city; anything else is r
   t.equal((await post(k.writer, chair({ name: 'Member', organization_id: org.id }))).statusCode, 201)
   for (const [what, id] of [['another city\'s organisation', foreignOrg.id], ['a person', person.id]] as const) {
     const res = await post(k.writer, chair({ name: 'Member', organization_id: id }))
-    expectProblem(t, res, 400, 'validation_failed', what)
+    expectProblem(t, res, 422, 'unprocessable', what)
     t.same(res.json().errors.map((e: { path: string }) => e.path), ['/body/organization_id'])
   }
   const items = await batch(k.writer, [chair({ external_id: 'ok', organization_id: org.id }), chair({ external_id: 'bad', organization_id: foreignOrg.id })])
