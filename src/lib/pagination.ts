@@ -69,6 +69,15 @@ export function feedPageOf<T> (rows: T[], limit: number, positionOf: (row: T) =>
   return { data, next_cursor: encode(last === undefined ? from : positionOf(last)) }
 }
 
+/** Reads a cursor position made of a text sort key and the id that breaks its ties (a name, a day). */
+export function textPosition (position: unknown[]): { key: string, id: string } {
+  const [key, id] = position
+  if (position.length !== 2 || typeof key !== 'string' || typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id)) {
+    throw new ProblemError('invalid_cursor', 'The cursor is not one this list issued.')
+  }
+  return { key, id }
+}
+
 /** Reads a cursor position made of one UUID (lists ordered by their time-ordered id). */
 export function uuidPosition (position: unknown[]): string {
   const [id] = position

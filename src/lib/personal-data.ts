@@ -1,8 +1,8 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import type { FastifyRequest } from 'fastify'
-import type { Executor } from '../db/client.js'
-import type { Caller } from '../plugins/auth.js'
+import type { Db, Executor } from '../db/client.js'
+import { callerOf, type Caller } from '../plugins/auth.js'
 import { actorOf, recordAudits } from './audit.js'
 import { openPersonal, sealPersonal, type Sealed } from './envelope.js'
 import { grants } from './scopes.js'
@@ -74,6 +74,20 @@ export class PersonalData<T> {
     if (data !== 'unreadable') return { kind: 'shown', data }
     request.log.error({ [this.kind]: row.id }, `personal data of a ${this.kind} failed its integrity check`)
     return { kind: 'unreadable' }
+  }
+
+  /**
+   * Erases a record's personal data for good (eraseSealed) and audits it, in one transaction. Returns false when
+   * no such record is in the caller's city (within `scope`).
+   */
+  async erase (db: Db, request: FastifyRequest, table: PgTable & ErasableTable, id: string, scope?: SQL): Promise<boolean> {
+    const cityId = callerOf(request).cityId
+    return await db.transaction(async (tx) => {
+      const row = await eraseSealed<{ id: string }>(tx, table, cityId, id, scope)
+      if (row === undefined) return false
+      await recordAudits(tx, cityId, actorOf(request), [{ action: `${this.kind}.personal_data_erased`, objectType: this.kind, objectId: row.id }])
+      return true
+    })
   }
 
   /**

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { actorOf, recordAudit } from '../../../lib/audit.js'
+import { incidents } from '../../../db/schema/index.js'
 import { BatchResult } from '../../../lib/batch.js'
 import { BATCH_BODY_LIMIT, createOne, registerBatchRoute } from '../../../lib/import-routes.js'
-import { FEED_START, feedPageOf, feedPosition, pageOf } from '../../../lib/pagination.js'
+import { FEED_START, feedPageOf, feedPosition, pageOf, textPosition } from '../../../lib/pagination.js'
 import { PersonalData } from '../../../lib/personal-data.js'
 import { notFound, ProblemError } from '../../../lib/problems.js'
 import { etagOf } from '../../../lib/etag.js'
@@ -14,7 +14,7 @@ import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
 import { TAXONOMY_VERSION } from '../../../taxonomies/index.js'
 import { incidentImports } from './imports.js'
 import { toIncident, toInput } from './present.js'
-import { erasePersonalData, getIncident, listIncidents, possibleDuplicates, replaceIncident, type IncidentRow, type ListPosition } from './repo.js'
+import { getIncident, listIncidents, possibleDuplicates, replaceIncident, sourceScope, type IncidentRow, type ListPosition } from './repo.js'
 import { carriesCodes, dateFilterProblem, mergeIncident, prepareIncident, type PersonalData as Personal } from './rules.js'
 import { IncidentInputSchema, IncidentListQuery, IncidentPatchSchema, IncidentSchema, type IncidentInput } from './schema.js'
 import { nextCaseState, refuseErasedPersonalData } from './workflow.js'
@@ -195,21 +195,15 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 204: NoContent('Erased (or already erased).'), ...problemResponses(...AUTHENTICATED, 404) }
     }
   }, async (request, reply) => {
-    const caller = callerOf(request)
-    await app.db.transaction(async (tx) => {
-      const row = await erasePersonalData(tx, caller.cityId, request.params.id, caller.sources)
-      if (row === undefined) throw notFound('incident')
-      await recordAudit(tx, caller.cityId, actorOf(request), { action: 'incident.personal_data_erased', objectType: 'incident', objectId: row.id })
-    })
+    if (!await personal.erase(app.db, request, incidents, request.params.id, sourceScope(callerOf(request).sources))) throw notFound('incident')
     return reply.code(204).send(null)
   })
 }
 
 function listPosition (order: string, position: unknown[]): ListPosition {
   if (order === 'updated_asc') return { order: 'updated_asc', ...feedPosition(position) }
-  const [occurredOn, id] = position
-  if (position.length !== 2 || typeof occurredOn !== 'string' || typeof id !== 'string') throw new ProblemError('invalid_cursor', 'The cursor is not one this list issued.')
-  return { order: 'occurred_desc', occurredOn, id }
+  const { key, id } = textPosition(position)
+  return { order: 'occurred_desc', occurredOn: key, id }
 }
 
 export default incidentsRoutes

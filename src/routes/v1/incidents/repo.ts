@@ -4,7 +4,6 @@ import { incidents, type Referral } from '../../../db/schema/index.js'
 import type { ImportRow } from '../../../lib/batch.js'
 import { allColumnsOf, decodeRow, type BulkTable } from '../../../lib/bulk-upsert.js'
 import { settledChanges } from '../../../lib/change-feed.js'
-import { eraseSealed } from '../../../lib/personal-data.js'
 import type { Draft } from './rules.js'
 import type { IncidentListFilter } from './schema.js'
 
@@ -147,11 +146,6 @@ export async function unknownReferrals (db: Executor, cityId: string, referrals:
 
 /** The case as the city handles it: written only by PATCH. */
 export interface CaseFields { status: string, resolution: string | null, duplicateOf: string | null, referrals: Referral[], referralsChanged: boolean }
-
-/** Destroys the data key and the sealed personal data; the de-identified record stays. */
-export async function erasePersonalData (db: Executor, cityId: string, id: string, sources: string[] | null): Promise<IncidentRow | undefined> {
-  return await eraseSealed<IncidentRow>(db, incidents, cityId, id, sourceScope(sources))
-}
 
 export type ListPosition = { order: 'occurred_desc', occurredOn: string, id: string } | { order: 'updated_asc', changeXid: number, id: string }
 

@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
+import { stakeholders } from '../../../db/schema/index.js'
 import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { BatchResult } from '../../../lib/batch.js'
 import { today } from '../../../lib/dates.js'
 import { etagOf } from '../../../lib/etag.js'
 import { createOne, registerBatchRoute } from '../../../lib/import-routes.js'
 import { applyMergePatch } from '../../../lib/merge-patch.js'
-import { FEED_START, feedPageOf, feedPosition, pageOf } from '../../../lib/pagination.js'
+import { FEED_START, feedPageOf, feedPosition, pageOf, textPosition } from '../../../lib/pagination.js'
 import { PersonalData } from '../../../lib/personal-data.js'
 import { notFound, ProblemError } from '../../../lib/problems.js'
 import { refuseDeleteIfReferenced } from '../../../lib/references.js'
@@ -16,7 +17,7 @@ import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
 import { stakeholderImports } from './imports.js'
 import { toStakeholder, toStakeholderInput } from './present.js'
-import { deleteStakeholder, eraseContact, getStakeholder, listStakeholders, organizationProblems, replaceStakeholder, STAKEHOLDER_REFERENCES, type StakeholderPosition, type StakeholderRow } from './repo.js'
+import { deleteStakeholder, getStakeholder, listStakeholders, organizationProblems, replaceStakeholder, STAKEHOLDER_REFERENCES, type StakeholderPosition, type StakeholderRow } from './repo.js'
 import { prepareStakeholder, type Contact } from './rules.js'
 import { StakeholderInputSchema, StakeholderListQuery, StakeholderPatchSchema, StakeholderSchema, type StakeholderInput } from './schema.js'
 
@@ -193,21 +194,15 @@ const stakeholdersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 204: NoContent('Erased (or already erased).'), ...problemResponses(...AUTHENTICATED, 404) }
     }
   }, async (request, reply) => {
-    const caller = callerOf(request)
-    await app.db.transaction(async (tx) => {
-      const row = await eraseContact(tx, caller.cityId, request.params.id)
-      if (row === undefined) throw notFound('stakeholder')
-      await recordAudit(tx, caller.cityId, actorOf(request), { action: 'stakeholder.personal_data_erased', objectType: 'stakeholder', objectId: row.id })
-    })
+    if (!await contact.erase(app.db, request, stakeholders, request.params.id)) throw notFound('stakeholder')
     return reply.code(204).send(null)
   })
 }
 
 function positionOf (order: string, position: unknown[]): StakeholderPosition {
   if (order === 'updated_asc') return { order: 'updated_asc', ...feedPosition(position) }
-  const [name, id] = position
-  if (position.length !== 2 || typeof name !== 'string' || typeof id !== 'string') throw new ProblemError('invalid_cursor', 'The cursor is not one this list issued.')
-  return { order: 'name', name, id }
+  const { key, id } = textPosition(position)
+  return { order: 'name', name: key, id }
 }
 
 export default stakeholdersRoutes

@@ -4,7 +4,6 @@ import { stakeholders } from '../../../db/schema/index.js'
 import type { ImportRow } from '../../../lib/batch.js'
 import { allColumnsOf, decodeRow, type BulkTable } from '../../../lib/bulk-upsert.js'
 import { settledChanges } from '../../../lib/change-feed.js'
-import { eraseSealed } from '../../../lib/personal-data.js'
 import type { FieldError } from '../../../lib/problems.js'
 import type { Reference } from '../../../lib/references.js'
 import type { StakeholderDraft } from './rules.js'
@@ -102,10 +101,6 @@ export const STAKEHOLDER_REFERENCES: Reference[] = [
 export async function deleteStakeholder (db: Executor, cityId: string, id: string): Promise<boolean> {
   const deleted = await db.delete(stakeholders).where(and(eq(stakeholders.cityId, cityId), eq(stakeholders.id, id))).returning({ id: stakeholders.id })
   return deleted.length === 1
-}
-
-export async function eraseContact (db: Executor, cityId: string, id: string): Promise<StakeholderRow | undefined> {
-  return await eraseSealed<StakeholderRow>(db, stakeholders, cityId, id)
 }
 
 export type StakeholderPosition = { order: 'name', name: string, id: string } | { order: 'updated_asc', changeXid: number, id: string }
