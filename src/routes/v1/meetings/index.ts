@@ -7,8 +7,9 @@ import { etagOf } from '../../../lib/etag.js'
 import { newId } from '../../../lib/ids.js'
 import { applyMergePatch } from '../../../lib/merge-patch.js'
 import { pageOf } from '../../../lib/pagination.js'
-import { notFound, ProblemError, type FieldError } from '../../../lib/problems.js'
-import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { ProblemError, type FieldError } from '../../../lib/problems.js'
+import { AUTHENTICATED, IdParams, mergePatchBody, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { registerDeleteRoute, registerReadRoute } from '../../../lib/resource-routes.js'
 import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
@@ -98,21 +99,16 @@ const meetingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return { data: page.data.map(toMeeting), next_cursor: page.next_cursor }
   })
 
-  app.get('/:id', {
-    schema: {
-      operationId: 'getMeeting',
-      tags: [TAG],
-      summary: 'Read a meeting and who came',
-      description: 'Answers an `ETag` for `PATCH`.',
-      security: [{ bearer: ['stakeholders:read'] }],
-      params: IdParams,
-      response: { 200: withEtag(MeetingRef), ...problemResponses(...AUTHENTICATED, 404) }
-    }
-  }, async (request, reply) => {
-    const row = await getMeeting(app.db, callerOf(request).cityId, request.params.id)
-    if (row === undefined) throw notFound(KIND)
-    reply.header('etag', etagOf(row.id, row.version))
-    return toMeeting(row)
+  registerReadRoute(app, {
+    operationId: 'getMeeting',
+    tag: TAG,
+    kind: KIND,
+    summary: 'Read a meeting and who came',
+    description: 'Answers an `ETag` for `PATCH`.',
+    scope: 'stakeholders:read',
+    response: MeetingRef,
+    read: getMeeting,
+    present: toMeeting
   })
 
   app.patch('/:id', {
@@ -156,24 +152,14 @@ const meetingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return toMeeting(updated)
   })
 
-  app.delete('/:id', {
-    schema: {
-      operationId: 'deleteMeeting',
-      tags: [TAG],
-      summary: 'Delete a meeting',
-      description: 'Removes a meeting recorded by mistake, and its attendance with it. Every deletion is audited.',
-      security: [{ bearer: ['stakeholders:write'] }],
-      params: IdParams,
-      response: { 204: NoContent('Deleted.'), ...problemResponses(...AUTHENTICATED, 404) }
-    }
-  }, async (request, reply) => {
-    const { cityId } = callerOf(request)
-    const id = request.params.id
-    await app.db.transaction(async (tx) => {
-      if (!await deleteMeeting(tx, cityId, id)) throw notFound(KIND)
-      await recordAudit(tx, cityId, actorOf(request), { action: `${KIND}.deleted`, objectType: KIND, objectId: id })
-    })
-    return await reply.code(204).send(null)
+  registerDeleteRoute(app, {
+    operationId: 'deleteMeeting',
+    tag: TAG,
+    kind: KIND,
+    summary: 'Delete a meeting',
+    description: 'Removes a meeting recorded by mistake, and its attendance with it. Every deletion is audited.',
+    scope: 'stakeholders:write',
+    remove: deleteMeeting
   })
 }
 

@@ -1,14 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { BatchResult } from '../../../lib/batch.js'
-import { etagOf } from '../../../lib/etag.js'
 import { createOne, registerBatchRoute } from '../../../lib/import-routes.js'
 import { applyMergePatch } from '../../../lib/merge-patch.js'
 import { FEED_START, feedPageOf, feedPosition, pageOf } from '../../../lib/pagination.js'
-import { notFound, ProblemError, type FieldError } from '../../../lib/problems.js'
-import { refuseDeleteIfReferenced } from '../../../lib/references.js'
-import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { ProblemError, type FieldError } from '../../../lib/problems.js'
+import { AUTHENTICATED, IdParams, mergePatchBody, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { registerDeleteRoute, registerReadRoute } from '../../../lib/resource-routes.js'
 import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
@@ -95,21 +93,16 @@ const programsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return { data: page.data.map(toProgram), next_cursor: page.next_cursor }
   })
 
-  app.get('/:id', {
-    schema: {
-      operationId: 'getProgram',
-      tags: [TAG],
-      summary: 'Read a program',
-      description: 'Answers an `ETag` for `PATCH`.',
-      security: [{ bearer: ['stakeholders:read'] }],
-      params: IdParams,
-      response: { 200: withEtag(ProgramRef), ...problemResponses(...AUTHENTICATED, 404) }
-    }
-  }, async (request, reply) => {
-    const row = await getProgram(app.db, callerOf(request).cityId, request.params.id)
-    if (row === undefined) throw notFound(KIND)
-    reply.header('etag', etagOf(row.id, row.version))
-    return toProgram(row)
+  registerReadRoute(app, {
+    operationId: 'getProgram',
+    tag: TAG,
+    kind: KIND,
+    summary: 'Read a program',
+    description: 'Answers an `ETag` for `PATCH`.',
+    scope: 'stakeholders:read',
+    response: ProgramRef,
+    read: getProgram,
+    present: toProgram
   })
 
   app.patch('/:id', {
@@ -148,27 +141,16 @@ const programsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return toProgram(updated)
   })
 
-  app.delete('/:id', {
-    schema: {
-      operationId: 'deleteProgram',
-      tags: [TAG],
-      summary: 'Delete a program entered by mistake',
-      description: 'A program that incidents were referred to cannot be deleted (409 naming what refers to it): archive it with ' +
-        'PATCH `{"active": false}` instead. Every deletion is audited.',
-      security: [{ bearer: ['stakeholders:write'] }],
-      params: IdParams,
-      response: { 204: NoContent('Deleted.'), ...problemResponses(...AUTHENTICATED, 404, 409) }
-    }
-  }, async (request, reply) => {
-    const { cityId } = callerOf(request)
-    const id = request.params.id
-    await app.db.transaction(async (tx) => {
-      if (await getProgram(tx, cityId, id) === undefined) throw notFound(KIND)
-      await refuseDeleteIfReferenced(tx, cityId, id, KIND, PROGRAM_REFERENCES)
-      if (!await deleteProgram(tx, cityId, id)) throw notFound(KIND)
-      await recordAudit(tx, cityId, actorOf(request), { action: `${KIND}.deleted`, objectType: KIND, objectId: id })
-    })
-    return await reply.code(204).send(null)
+  registerDeleteRoute(app, {
+    operationId: 'deleteProgram',
+    tag: TAG,
+    kind: KIND,
+    summary: 'Delete a program entered by mistake',
+    description: 'A program that incidents were referred to cannot be deleted (409 naming what refers to it): archive it with ' +
+      'PATCH `{"active": false}` instead. Every deletion is audited.',
+    scope: 'stakeholders:write',
+    references: PROGRAM_REFERENCES,
+    remove: deleteProgram
   })
 }
 

@@ -1,14 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { BatchResult } from '../../../lib/batch.js'
 import { today } from '../../../lib/dates.js'
-import { etagOf } from '../../../lib/etag.js'
 import { createOne, registerBatchRoute } from '../../../lib/import-routes.js'
 import { applyMergePatch } from '../../../lib/merge-patch.js'
 import { FEED_START, feedPageOf, feedPosition, pageOf, uuidPosition } from '../../../lib/pagination.js'
-import { notFound, ProblemError, type FieldError } from '../../../lib/problems.js'
-import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { ProblemError, type FieldError } from '../../../lib/problems.js'
+import { AUTHENTICATED, IdParams, mergePatchBody, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { registerDeleteRoute, registerReadRoute } from '../../../lib/resource-routes.js'
 import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
@@ -93,21 +92,17 @@ const relationshipsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return { data: page.data.map(toRelationship), next_cursor: page.next_cursor }
   })
 
-  app.get('/:id', {
-    schema: {
-      operationId: 'getStakeholderRelationship',
-      tags: [TAG],
-      summary: 'Read a relationship',
-      description: 'Answers an `ETag` for `PATCH`.',
-      security: [{ bearer: ['stakeholders:read'] }],
-      params: IdParams,
-      response: { 200: withEtag(RelationshipRef), ...problemResponses(...AUTHENTICATED, 404) }
-    }
-  }, async (request, reply) => {
-    const row = await getRelationship(app.db, callerOf(request).cityId, request.params.id)
-    if (row === undefined) throw notFound(WHAT)
-    reply.header('etag', etagOf(row.id, row.version))
-    return toRelationship(row)
+  registerReadRoute(app, {
+    operationId: 'getStakeholderRelationship',
+    tag: TAG,
+    kind: KIND,
+    what: WHAT,
+    summary: 'Read a relationship',
+    description: 'Answers an `ETag` for `PATCH`.',
+    scope: 'stakeholders:read',
+    response: RelationshipRef,
+    read: getRelationship,
+    present: toRelationship
   })
 
   app.patch('/:id', {
@@ -143,27 +138,19 @@ const relationshipsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return toRelationship(updated)
   })
 
-  app.delete('/:id', {
-    schema: {
-      operationId: 'deleteStakeholderRelationship',
-      tags: [TAG],
-      summary: 'Delete a relationship',
-      description: 'Removes a tie recorded by mistake; nothing refers to relationships. A tie that ended is better kept with an `until`. ' +
-        'Every deletion is audited.',
-      security: [{ bearer: ['stakeholders:write'] }],
-      params: IdParams,
-      response: { 204: NoContent('Deleted.'), ...problemResponses(...AUTHENTICATED, 404) }
+  registerDeleteRoute(app, {
+    operationId: 'deleteStakeholderRelationship',
+    tag: TAG,
+    kind: KIND,
+    what: WHAT,
+    summary: 'Delete a relationship',
+    description: 'Removes a tie recorded by mistake; nothing refers to relationships. A tie that ended is better kept with an `until`. ' +
+      'Every deletion is audited.',
+    scope: 'stakeholders:write',
+    remove: async (tx, cityId, id) => {
+      const deleted = await deleteRelationship(tx, cityId, id)
+      return deleted === undefined ? false : { from_id: deleted.fromId, to_id: deleted.toId, type: deleted.type }
     }
-  }, async (request, reply) => {
-    const { cityId } = callerOf(request)
-    await app.db.transaction(async (tx) => {
-      const deleted = await deleteRelationship(tx, cityId, request.params.id)
-      if (deleted === undefined) throw notFound(WHAT)
-      await recordAudit(tx, cityId, actorOf(request), {
-        action: `${KIND}.deleted`, objectType: KIND, objectId: deleted.id, details: { from_id: deleted.fromId, to_id: deleted.toId, type: deleted.type }
-      })
-    })
-    return await reply.code(204).send(null)
   })
 }
 

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { stakeholders } from '../../../db/schema/index.js'
-import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { BatchResult } from '../../../lib/batch.js'
 import { today } from '../../../lib/dates.js'
 import { etagOf } from '../../../lib/etag.js'
@@ -10,8 +9,8 @@ import { applyMergePatch } from '../../../lib/merge-patch.js'
 import { FEED_START, feedPageOf, feedPosition, pageOf, textPosition } from '../../../lib/pagination.js'
 import { PersonalData } from '../../../lib/personal-data.js'
 import { notFound, ProblemError } from '../../../lib/problems.js'
-import { refuseDeleteIfReferenced } from '../../../lib/references.js'
 import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { registerDeleteRoute } from '../../../lib/resource-routes.js'
 import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
@@ -160,26 +159,16 @@ const stakeholdersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return toStakeholder(updated, today(caller.city.timezone))
   })
 
-  app.delete('/:id', {
-    schema: {
-      operationId: 'deleteStakeholder',
-      tags: ['stakeholders'],
-      summary: 'Delete a stakeholder nothing refers to',
-      description: 'A stakeholder that relationships, meetings, programs, referrals or members refer to cannot be deleted (409 naming them): ' +
-        'archive it with PATCH {"active": false}.',
-      security: [{ bearer: ['stakeholders:write'] }],
-      params: IdParams,
-      response: { 204: NoContent('Deleted.'), ...problemResponses(...AUTHENTICATED, 404, 409) }
-    }
-  }, async (request, reply) => {
-    const caller = callerOf(request)
-    await app.db.transaction(async (tx) => {
-      if (await getStakeholder(tx, caller.cityId, request.params.id) === undefined) throw notFound('stakeholder')
-      await refuseDeleteIfReferenced(tx, caller.cityId, request.params.id, 'stakeholder', STAKEHOLDER_REFERENCES)
-      if (!await deleteStakeholder(tx, caller.cityId, request.params.id)) throw notFound('stakeholder')
-      await recordAudit(tx, caller.cityId, actorOf(request), { action: 'stakeholder.deleted', objectType: 'stakeholder', objectId: request.params.id })
-    })
-    return reply.code(204).send(null)
+  registerDeleteRoute(app, {
+    operationId: 'deleteStakeholder',
+    tag: 'stakeholders',
+    kind: 'stakeholder',
+    summary: 'Delete a stakeholder nothing refers to',
+    description: 'A stakeholder that relationships, meetings, programs, referrals or members refer to cannot be deleted (409 naming them): ' +
+      'archive it with PATCH {"active": false}.',
+    scope: 'stakeholders:write',
+    references: STAKEHOLDER_REFERENCES,
+    remove: deleteStakeholder
   })
 
   app.delete('/:id/contact', {
