@@ -29,21 +29,27 @@ export const BatchQuery = Type.Object({
 }, { additionalProperties: false })
 
 /** The answer of every batch import: a summary and one outcome per item, in order. */
+/** The outcome of one imported item; `max` bounds the index (a batch's size by default). */
+export const ItemOutcomeSchema = (max = BATCH_MAX) => Type.Object({
+  index: Int({ minimum: 0, maximum: max - 1, description: 'Position in the request.' }),
+  id: OrNull(Uuid()),
+  external_id: OrNull(Type.String({ maxLength: 200 })),
+  outcome: Type.Enum(['created', 'updated', 'unchanged', 'rejected']),
+  problems: Type.Array(Type.Object({
+    path: Type.String({ maxLength: 500 }),
+    message: Type.String({ maxLength: 500 })
+  }, { additionalProperties: false }), { maxItems: 100 })
+}, { additionalProperties: false })
+
+/** The counts of each outcome of an import of at most `max` items. */
+export const SummarySchema = (max = BATCH_MAX) => Type.Object({
+  created: Int({ minimum: 0, maximum: max }), updated: Int({ minimum: 0, maximum: max }), unchanged: Int({ minimum: 0, maximum: max }), rejected: Int({ minimum: 0, maximum: max })
+}, { additionalProperties: false })
+
 export const BatchResult = (id: string) => Type.Object({
   dry_run: Type.Boolean(),
-  summary: Type.Object({
-    created: Int({ minimum: 0, maximum: BATCH_MAX }), updated: Int({ minimum: 0, maximum: BATCH_MAX }), unchanged: Int({ minimum: 0, maximum: BATCH_MAX }), rejected: Int({ minimum: 0, maximum: BATCH_MAX })
-  }, { additionalProperties: false }),
-  items: Type.Array(Type.Object({
-    index: Int({ minimum: 0, maximum: BATCH_MAX - 1, description: 'Position in the request.' }),
-    id: OrNull(Uuid()),
-    external_id: OrNull(Type.String({ maxLength: 200 })),
-    outcome: Type.Enum(['created', 'updated', 'unchanged', 'rejected']),
-    problems: Type.Array(Type.Object({
-      path: Type.String({ maxLength: 500 }),
-      message: Type.String({ maxLength: 500 })
-    }, { additionalProperties: false }), { maxItems: 100 })
-  }, { additionalProperties: false }), { maxItems: BATCH_MAX })
+  summary: SummarySchema(),
+  items: Type.Array(ItemOutcomeSchema(), { maxItems: BATCH_MAX })
 }, { $id: id, additionalProperties: false })
 
 export type ItemOutcome = Static<ReturnType<typeof BatchResult>>['items'][number]
@@ -92,6 +98,16 @@ export interface Importable<B extends JsonObject, R extends StoredRecord, D, P> 
   /** A resource with personal fields: the part of a draft to seal with the record (null: none), and how. */
   personal?: { of: (draft: D) => P | null, data: PersonalData<P> }
   table: BulkTable<ImportRow<D>>
+  /**
+   * Records that an import never changes once stored (a survey response): an item under a stored key with
+   * other content is refused with this message instead of merged. Its table is `insertOnly`.
+   */
+  fixed?: string
+  /**
+   * Writes what the rows just written hold in other tables (a response's answers), set-based, in the
+   * transaction of their write: the rows and what belongs to them commit together.
+   */
+  written?: (db: Executor, cityId: string, rows: Array<ImportRow<D>>) => Promise<void>
   /** Audit details of a written row besides the field names an update set: names and ids, never values. */
   auditDetails?: (row: ImportRow<D>) => Record<string, unknown>
 }
@@ -113,6 +129,11 @@ export interface ImportOptions {
   answer?: (tx: Executor, result: ImportResult<never>) => Promise<void>
   /** Whether the written rows come back whole (one object, answered with it), or only their ids. */
   returnRows?: boolean
+  /**
+   * A transaction of the caller's that every read and write of the import joins (an import of several
+   * resources that commits or fails as one); without it, the app's pool.
+   */
+  db?: Executor
 }
 
 export interface ImportResult<R> { items: ItemOutcome[], written: Array<Written<R>>, answered: boolean }
@@ -155,6 +176,7 @@ export const contentHashOf = (body: unknown, hashKey: Buffer): string => hmac(ha
 export async function importItems<B extends JsonObject, R extends StoredRecord, D, P> (app: FastifyInstance, caller: Caller, actor: AuditActor,
   resource: Importable<B, R, D, P>, raw: unknown[], options: ImportOptions): Promise<ImportResult<R>> {
   const check = validatorOf(resource.schema)
+  const db = options.db ?? app.db
   const hashKey = app.subkey(`${resource.kind}-content`)
   const result: ImportResult<R> = { items: [], written: [], answered: false }
   const valid: Array<Valid<B>> = []
@@ -184,7 +206,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
   let pending = valid
   for (let round = 0; round < ROUNDS && pending.length > 0; round++) {
     const keyed = pending.filter((v) => v.key !== null)
-    const stored = new Map((await resource.find(app.db, caller.cityId, keyed.map((v) => v.body))).map((row) => [resource.keyOfRow(row), row]))
+    const stored = new Map((await resource.find(db, caller.cityId, keyed.map((v) => v.body))).map((row) => [resource.keyOfRow(row), row]))
     const rows: Array<ImportRow<D> & { index: number, isNew: boolean, fields: string[] }> = []
     for (const item of pending) {
       const found = item.key !== null ? stored.get(item.key) : undefined
@@ -195,6 +217,12 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
         continue
       }
       const reject = (problems: FieldError[]): void => { result.items[item.index] = { index: item.index, id: found?.id ?? null, external_id: externalId, outcome: 'rejected', problems } }
+      if (found !== undefined && resource.fixed !== undefined) {
+        // Refused for what is stored, not for its own shape: one object refused for it is a 422, like a reference.
+        unreferenced.add(item.index)
+        reject([{ path: `/${part}`, message: resource.fixed }])
+        continue
+      }
       let input: B
       if (found === undefined) {
         input = applyMergePatch({} as B, item.body)
@@ -229,7 +257,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
       result.items[item.index] = { index: item.index, id: found?.id ?? null, external_id: externalId, outcome: found === undefined ? 'created' : 'updated', problems: [] }
     }
     if (resource.references !== undefined && rows.length > 0) {
-      const problems = await resource.references(app.db, caller.cityId, rows.map((r) => r.draft))
+      const problems = await resource.references(db, caller.cityId, rows.map((r) => r.draft))
       problems.forEach((found, i) => {
         const row = rows[i] as (typeof rows)[number]
         if (found === null || found.length === 0) return
@@ -252,6 +280,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
     const write = async (db: Executor): Promise<Array<Valid<B>>> => {
       const done = await bulkUpsert<ImportRow<D>, R>(db, resource.table, caller.cityId, rows, { actor, entries }, options.returnRows)
       const doneIds = new Set(done.map((d) => d.id))
+      if (resource.written !== undefined) await resource.written(db, caller.cityId, rows.filter((r) => doneIds.has(r.id)))
       const retry: Array<Valid<B>> = []
       for (const row of rows) {
         const item = result.items[row.index] as ItemOutcome
@@ -265,7 +294,8 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
       }
       return retry
     }
-    pending = options.answer !== undefined ? await app.db.transaction(write) : await write(app.db)
+    // Joining the caller's transaction, the write needs none of its own.
+    pending = options.db === undefined && (options.answer !== undefined || resource.written !== undefined) ? await app.db.transaction(write) : await write(db)
   }
   for (const { index, body } of pending) {
     result.items[index] = { index, id: null, external_id: resource.externalIdOf(body), outcome: 'rejected', problems: [{ path: `/${options.pathOf(index)}`, message: CONCURRENT }] }
@@ -285,7 +315,7 @@ function refuseIfAtomic (result: ImportResult<unknown>, total: number, options: 
   }
   const references = rejected.every((item) => unreferenced.has(item.index))
   throw new ProblemError(references ? 'unprocessable' : 'validation_failed', references
-    ? 'The request refers to records this city does not have; errors lists each one.'
+    ? 'The request refers to records this city does not have, or conflicts with what is stored; errors lists each one.'
     : 'The request breaks a rule of the domain; errors lists each failing path.', { errors: rejected.flatMap((item) => item.problems).slice(0, 100) })
 }
 

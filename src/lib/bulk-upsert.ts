@@ -19,6 +19,11 @@ export interface BulkTable<W> {
    * a resource adds what it shows from other tables, and decodes it.
    */
   read?: { columns: SQL, decode: (raw: Record<string, unknown>) => unknown }
+  /**
+   * Rows that are never rewritten once stored (a survey response, which has no version): a row whose key is
+   * taken is left alone and not returned, as a concurrent write's would be.
+   */
+  insertOnly?: boolean
 }
 
 /** A row an import writes: its id, the version it will have (the stored one plus one; 1 when new), and the rest. */
@@ -76,7 +81,9 @@ function planOf<W> (spec: BulkTable<W>): Plan<W> {
     columns,
     names: sql.raw(columns.map((c) => `"${c.name}"`).join(', ')),
     reads: sql.raw(columns.map((c) => c.read).join(', ')),
-    onConflict: sql.raw(`ON CONFLICT (city_id, ${keyColumns.map((c) => `"${c}"`).join(', ')}) DO UPDATE SET ${sets.join(', ')}
+    onConflict: sql.raw(spec.insertOnly === true
+      ? `ON CONFLICT (city_id, ${keyColumns.map((c) => `"${c}"`).join(', ')}) DO NOTHING`
+      : `ON CONFLICT (city_id, ${keyColumns.map((c) => `"${c}"`).join(', ')}) DO UPDATE SET ${sets.join(', ')}
       WHERE ${name}.id = excluded.id AND ${name}.version = excluded.version - 1`),
     all: allColumnsOf(spec.table)
   }

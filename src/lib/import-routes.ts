@@ -20,8 +20,17 @@ export const BATCH_BODY_LIMIT = 16 * 1024 * 1024
 const batchShape = Compile(Type.Array(Type.Unknown(), { minItems: 1, maxItems: BATCH_MAX }))
 
 export interface BatchRoute<B extends JsonObject, R extends StoredRecord, D, P> {
-  /** The resource's import, made for the caller of the request. */
-  resource: Importable<B, R, D, P>
+  /**
+   * The resource's import, made for the caller of the request; a resource nested under a parent (a survey's
+   * responses) makes it from the request, and refuses there what the parent does not allow (404, 409).
+   */
+  resource: Importable<B, R, D, P> | ((request: FastifyRequest) => Promise<Importable<B, R, D, P>>)
+  /** The route's path in the plugin: '/batch' by default, '/:id/responses/batch' under a parent. */
+  path?: string
+  /** The path parameters, with `path`. */
+  params?: TSchema
+  /** What an item sent again does, when it is not the JSON Merge Patch of an update (a record that never changes). */
+  reimport?: string
   operationId: string
   tag: string
   summary: string
@@ -42,7 +51,7 @@ export function registerBatchRoute<B extends JsonObject, R extends StoredRecord,
     // NDJSON: one item per line, as partners export them. A line that is not usable JSON becomes a rejected item.
     app.addContentTypeParser(NDJSON_TYPE, ndjsonParser({ maxItems: BATCH_MAX, bodyLimit: BATCH_BODY_LIMIT }))
   }
-  app.post('/batch', {
+  app.post(route.path ?? '/batch', {
     bodyLimit: BATCH_BODY_LIMIT,
     validatorCompiler: (schema) => schema.httpPart === 'body'
       ? (value: unknown) => batchShape.Check(value) ? { value } : { error: [...batchShape.Errors(value)] as unknown as Error }
@@ -53,10 +62,11 @@ export function registerBatchRoute<B extends JsonObject, R extends StoredRecord,
       summary: route.summary,
       description: `${route.description} Each item is answered with its outcome (created, updated, unchanged, rejected) and its problems; ` +
         'bad items do not block good ones unless `atomic=true`. `dry_run=true` validates and writes nothing. Send `application/json` (an array) ' +
-        'or `application/x-ndjson` (one item per line). An item sent again updates what is stored as a JSON Merge Patch: fields it omits keep ' +
-        'their stored values, an explicit null clears one.',
+        'or `application/x-ndjson` (one item per line). ' + (route.reimport ?? 'An item sent again updates what is stored as a JSON Merge Patch: fields it omits keep ' +
+        'their stored values, an explicit null clears one.'),
       security: [{ bearer: [route.scope] }],
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
+      ...(route.params !== undefined ? { params: route.params } : {}),
       querystring: BatchQuery,
       body: {
         content: {
@@ -64,9 +74,10 @@ export function registerBatchRoute<B extends JsonObject, R extends StoredRecord,
           [NDJSON_TYPE]: { schema: Type.Array(ref(route.item), { minItems: 1, maxItems: BATCH_MAX, description: 'One item per line.' }) }
         }
       },
-      response: { 200: ref(route.result), ...problemResponses(...AUTHENTICATED, 409, 413, 415, 422) }
+      response: { 200: ref(route.result), ...problemResponses(...AUTHENTICATED, ...(route.params !== undefined ? [404] : []), 409, 413, 415, 422) }
     }
   }, async (request, reply) => {
+    const resource = typeof route.resource === 'function' ? await route.resource(request) : route.resource
     const { atomic = false, dry_run: dryRun = false } = request.query as { atomic?: boolean, dry_run?: boolean }
     const answer = async (db: Executor, { items }: ImportResult<R>): Promise<string> => {
       // Items refused for a concurrent write are for the same request sent again: its key must not replay this.
@@ -74,7 +85,7 @@ export function registerBatchRoute<B extends JsonObject, R extends StoredRecord,
       return await reply.answerWithin(db, { dry_run: dryRun, summary: summaryOf(items), items })
     }
     return await answered(app, request, reply, answer, async (options) =>
-      await importItems(app, callerOf(request), actorOf(request), route.resource, request.body as unknown[], {
+      await importItems(app, callerOf(request), actorOf(request), resource, request.body as unknown[], {
         requireKey: true, atomic, dryRun, rejectedAs: 'unprocessable', pathOf: (index) => `body/${index}`, ...options
       }))
   })
@@ -86,14 +97,16 @@ export function registerBatchRoute<B extends JsonObject, R extends StoredRecord,
  * transaction for Idempotency-Key replays.
  */
 export async function createOne<B extends JsonObject, R extends StoredRecord, D, P> (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply,
-  resource: Importable<B, R, D, P>, options: { location: (id: string) => string, read: (db: Executor, id: string) => Promise<R | undefined>, present: (row: R) => unknown }): Promise<FastifyReply> {
+  resource: Importable<B, R, D, P>, options: { location: (id: string) => string, read: (db: Executor, id: string) => Promise<R | undefined>, present: (row: R) => unknown, etag?: boolean }): Promise<FastifyReply> {
   const answer = async (db: Executor, result: ImportResult<R>): Promise<string> => {
     const item = result.items[0]
     if (item?.id == null) throw new ProblemError('conflict', `The ${resource.kind} was being written concurrently; send it again.`, { retryable: true })
     // The row as written comes back from the write; an unchanged one is read as it is stored.
     const row = result.written[0]?.row ?? await options.read(db, item.id)
     if (row === undefined) throw new ProblemError('not_found', `No such ${resource.kind} in this city.`)
-    reply.code(item.outcome === 'created' ? 201 : 200).header('location', options.location(row.id)).header('etag', etagOf(row.id, row.version))
+    reply.code(item.outcome === 'created' ? 201 : 200).header('location', options.location(row.id))
+    // A record that is never changed (a survey response) has no version to match.
+    if (options.etag !== false) reply.header('etag', etagOf(row.id, row.version))
     return await reply.answerWithin(db, options.present(row))
   }
   return await answered(app, request, reply, answer, async (answerOptions) =>

@@ -15,7 +15,8 @@ export const SCOPES = {
   'plans:write': 'Create and change the prevention plan.',
   'kpis:read': 'Read KPIs, targets and values.',
   'kpis:write': 'Define KPIs, targets and manual values.',
-  'exports:read': 'Pull de-identified analyst exports (CSV, NDJSON).'
+  'exports:read': 'Pull de-identified analyst exports (CSV, NDJSON).',
+  'exports:read_records': 'Pull row-level de-identified records (the incidents export). Not implied by exports:read: whoever holds the rows can recount any suppressed cell, so a city grants it to trusted research partners only. Implied by admin.'
 } as const
 
 export type Scope = keyof typeof SCOPES

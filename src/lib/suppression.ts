@@ -37,9 +37,13 @@
  *    it is hidden instead. The candidate order follows the package's `CandidatesDefault`: cells another
  *    response shows first, then zeros (so that a zero is shown, as the policy says), then larger counts
  *    before smaller, totals before inner cells on a tie. The elimination is exact (integer arithmetic on
- *    sparse rows), so no tolerance decides whether a cell is solvable.
+ *    sparse rows, or arithmetic modulo two large primes for the rare table whose integers grow past exact
+ *    doubles), so no tolerance decides whether a cell is solvable. A table too large to check within a
+ *    bounded amount of work is refused (`SuppressionTableTooLarge`), never published unchecked.
  * Steps 2 and 3 repeat until neither hides anything more: a cell hidden for its row is checked again in its
- * column, and a cell the elimination shows to be solvable counts as known to the rules of step 2.
+ * column, and a cell the elimination shows to be solvable counts as known to the rules of step 2. A group
+ * the rules cannot complete (no cell left to hide in it, its total fixed by another response) is completed
+ * by step 3's repair instead: one of its solvable hidden cells is made unsolvable again.
  *
  * Groups that are not additive are protected as if they were. Subtraction does not recover a member
  * exactly there, but it bounds it (at least the total minus the other members, and at most the total), and
@@ -80,6 +84,14 @@ export const DEFAULT_SMALL_CELL_THRESHOLD = 10
 /** A table the module cannot read: a caller's mistake, never something a client sent. */
 export class SuppressionInputError extends Error {
   override name = 'SuppressionInputError'
+}
+
+/**
+ * A table with so many cells hidden, so intricately linked, that checking it would take too long. A
+ * route answers it as a request to cut the table fewer ways, never by publishing it unchecked.
+ */
+export class SuppressionTableTooLarge extends Error {
+  override name = 'SuppressionTableTooLarge'
 }
 
 /** Why a cell is hidden: it is small, it protects a small one, or it is never published at all. */
@@ -157,17 +169,26 @@ export function suppress (table: SuppressionTable, options: SuppressionOptions =
   const threshold = options.threshold ?? DEFAULT_SMALL_CELL_THRESHOLD
   const model = buildModel(table, threshold)
   const work: Work = { model, reason: initialReasons(model), derivable: new Array<boolean>(model.keys.length).fill(false) }
-  // The rules run first with nothing known to be solvable; the elimination then says what is, the repair
-  // hides a cell in each solution it finds, and the rules run again with that knowledge. The loop ends when
-  // a round after the first hides nothing: the elimination has then seen the final pattern.
-  for (let round = 0; ; round++) {
-    const byRules = applyRules(work)
-    const hidden = (cell: number): boolean => work.reason[cell] !== undefined
-    const found = eliminateHidden(model, hidden)
+  const hidden = (cell: number): boolean => work.reason[cell] !== undefined
+  // Cells that the cells another response shows give away by themselves, whatever this table hides: no
+  // repair can help them, so they are not chased (a hidden cell chased in vain would be hidden for nothing).
+  const fixed = model.forced.some((state) => state === 'shown')
+    ? detect(model, (cell) => model.forced[cell] !== 'shown').derivable
+    : []
+  applyRules(work)
+  // The elimination says which hidden cells are solvable; the rules, told so, add complements where a
+  // group's unknown cells have become a single one or a small sum. Only when the rules have nothing more
+  // to add does the repair hide a cell in each solution still found. The loop ends when an elimination of
+  // the final pattern finds nothing (or nothing more can be hidden).
+  for (;;) {
+    const found = detect(model, hidden)
     work.derivable = found.derivable
-    const focus = new Set(found.exposures.map((exposure) => exposure.cell))
-    const byRepair = focus.size === 0 ? 0 : repair(work, eliminateHidden(model, hidden, focus).exposures)
-    if (round > 0 && byRules === 0 && byRepair === 0) break
+    if (applyRules(work) > 0) continue
+    // A group the rules cannot complete (nothing left to hide in it, its total fixed by another response)
+    // is completed by making one of its solvable hidden cells unsolvable again.
+    const exposures = [...found.exposures, ...stuckCells(work, found.exposures)].filter((exposure) => fixed[exposure.cell] !== true)
+    if (exposures.length === 0) break
+    if (repair(work, trace(model, hidden, exposures)) === 0) break
   }
   return outcomes(table, model, work.reason)
 }
@@ -355,6 +376,26 @@ function compareRanks (a: readonly number[], b: readonly number[]): number {
   return 0
 }
 
+/**
+ * The solvable hidden cells of the groups that still need a complement after the rules ran: the rules
+ * found nothing to hide there, so the cell to hide is one that breaks the solution of one of these.
+ */
+function stuckCells (work: Work, known: readonly Exposure[]): Exposure[] {
+  const listed = new Set(known.map((exposure) => exposure.cell))
+  const cells: Exposure[] = []
+  for (const [index, group] of work.model.groups.entries()) {
+    // A group whose total is never published protects that total, which step 3 checks as a cell of its own;
+    // when another response fixes every cell that gives it, nothing in this table can help.
+    if (work.model.published[group.total] !== true || !needsComplement(work, index)) continue
+    for (const cell of [group.total, ...group.members]) {
+      if (!isHidden(work, cell) || work.derivable[cell] !== true || listed.has(cell)) continue
+      listed.add(cell)
+      cells.push({ cell, kind: 'solved' })
+    }
+  }
+  return cells
+}
+
 /** Applies the rules until every group is satisfied; returns how many cells it hid. */
 function applyRules (work: Work): number {
   const { groups, memberOf, totalOf } = work.model
@@ -391,13 +432,34 @@ interface Exposure {
   cell: number
   /** Solved: a small cell's value follows. Shared: a combination of shared cells follows. */
   kind: 'solved' | 'shared'
-  shown: number[]
+  /** The shown cells the solution uses; undefined when the table was too large to trace the solution. */
+  shown?: number[]
 }
 
 interface Elimination {
   /** Hidden cells whose value the shown cells and the relations fix. */
   derivable: boolean[]
   exposures: Exposure[]
+}
+
+/** Finds what is solvable, or refuses a table too large to check. */
+function detect (model: Model, hidden: (cell: number) => boolean): Elimination {
+  try {
+    return eliminateHidden(model, hidden)
+  } catch (error) {
+    if (!(error instanceof WorkBudgetExceeded)) throw error
+    throw new SuppressionTableTooLarge(`A table of ${model.keys.length} cells is too large to check; cut it fewer ways or over fewer levels.`)
+  }
+}
+
+/** The exposures with the shown cells each solution uses, or without them when tracing costs too much. */
+function trace (model: Model, hidden: (cell: number) => boolean, exposures: readonly Exposure[]): readonly Exposure[] {
+  try {
+    return eliminateHidden(model, hidden, new Set(exposures.map((exposure) => exposure.cell))).exposures
+  } catch (error) {
+    if (!(error instanceof WorkBudgetExceeded)) throw error
+    return exposures.map(({ cell, kind }) => ({ cell, kind }))
+  }
 }
 
 /**
@@ -411,21 +473,46 @@ interface Elimination {
  * the exposed cells through hidden ones: relations that share no hidden cell never mix in the elimination.
  */
 function eliminateHidden (model: Model, hidden: (cell: number) => boolean, focus?: ReadonlySet<number>): Elimination {
+  const budget = focus === undefined ? DETECTION_BUDGET : TRACING_BUDGET
   try {
-    return eliminateWith(model, hidden, focus, smallIntegers)
+    return eliminateWith(model, hidden, focus, integers, budget)
   } catch (error) {
-    // Tables cut three ways are not totally unimodular, and their eliminations can outgrow exact doubles;
-    // the same elimination then runs on big integers.
     if (!(error instanceof IntegerOverflow)) throw error
-    return eliminateWith(model, hidden, focus, bigIntegers)
+  }
+  // Tables cut three ways are not totally unimodular, and the coefficients of a large one can outgrow
+  // exact doubles (and make big integers crawl). The elimination then runs in two prime fields instead,
+  // where nothing grows. A cell solvable over the rationals stays solvable modulo a prime unless the prime
+  // divides the determinant that solves it; taking a cell as solvable when either field says so, a miss
+  // needs both primes (about 2^26 each) to divide that same determinant, and a false alarm only hides more.
+  const first = eliminateWith(model, hidden, focus, modulo(PRIMES[0]), budget)
+  const second = eliminateWith(model, hidden, focus, modulo(PRIMES[1]), budget)
+  const seen = new Set(first.exposures.map((exposure) => exposure.cell))
+  return {
+    derivable: first.derivable.map((value, cell) => value || second.derivable[cell] === true),
+    exposures: [...first.exposures, ...second.exposures.filter((exposure) => !seen.has(exposure.cell))]
   }
 }
 
-function eliminateWith<V> (model: Model, hidden: (cell: number) => boolean, focus: ReadonlySet<number> | undefined, arithmetic: Arithmetic<V>): Elimination {
+/**
+ * Bounds on the elimination's work, counted in row entries touched. Finding what is solvable stays sparse
+ * for every table a request can sensibly ask for (a 36 × 35 × 20 cut of incidents takes well under a
+ * second); past the bound the table is refused rather than left unchecked. Tracing which shown cells a
+ * solution uses carries those cells along and grows much faster; past its bound the repair falls back to
+ * the groups of the exposed cell.
+ */
+const DETECTION_BUDGET = 50_000_000
+const TRACING_BUDGET = 2_000_000
+
+class WorkBudgetExceeded extends Error {}
+
+/** The two largest primes below 2^26: a product of two residues stays below 2^52, exact in a double. */
+const PRIMES = [67108859, 67108837] as const
+
+function eliminateWith<V> (model: Model, hidden: (cell: number) => boolean, focus: ReadonlySet<number> | undefined, arithmetic: Arithmetic<V>, budget: number): Elimination {
   const zeros = knownZeros(model)
   const unknown = model.keys.map((_, cell) => hidden(cell) && !zeros.has(cell))
   const shared = model.forced.map((state, cell) => state !== undefined && unknown[cell] === true)
-  const system = new HiddenSystem(unknown, shared, arithmetic)
+  const system = new HiddenSystem(unknown, shared, arithmetic, budget)
   const relations = model.groups.filter((group) => group.members.length > 0 || group.additive)
   const inFocus = focus === undefined ? () => true : connectedTo(relations, unknown, focus, model.keys.length)
   const baseline = (group: ModelGroup): boolean => [group.total, ...group.members].every((cell) => model.forced[cell] !== undefined)
@@ -439,7 +526,8 @@ function eliminateWith<V> (model: Model, hidden: (cell: number) => boolean, focu
   const derivable = unknown.map((isUnknownCell, cell) => isUnknownCell ? system.solved(cell) : hidden(cell))
   const exposures: Exposure[] = []
   for (const [cell, row] of system.rows()) {
-    const solved = derivable[cell] === true && isSmallCount(model.counts[cell] ?? 0, model.threshold)
+    // Traced, a cell in focus is reported whenever it is solved: the repair asked about it.
+    const solved = derivable[cell] === true && (isSmallCount(model.counts[cell] ?? 0, model.threshold) || focus?.has(cell) === true)
     if (!solved && !system.revealsShared(cell)) continue
     exposures.push({ cell, kind: solved ? 'solved' : 'shared', shown: [...row.keys()].filter((column) => unknown[column] !== true) })
   }
@@ -473,26 +561,63 @@ function repair (work: Work, exposures: readonly Exposure[]): number {
   const { model } = work
   const zeros = knownZeros(model)
   const picked = new Set<number>()
+  const candidate = (cell: number): boolean => work.reason[cell] === undefined && model.forced[cell] !== 'shown' && !zeros.has(cell)
   for (const exposure of exposures) {
     // A cell hidden for an earlier exposure may already break this one's solution; the next elimination
     // says whether it did.
-    if (exposure.shown.some((cell) => picked.has(cell))) continue
+    const layers = exposure.shown === undefined ? around(model, (cell) => work.reason[cell] !== undefined && !zeros.has(cell), exposure.cell) : [exposure.shown]
+    if (layers.some((layer) => layer.some((cell) => picked.has(cell)))) continue
     let pick: number | undefined
     let pickRank: number[] = []
-    for (const cell of exposure.shown) {
-      if (work.reason[cell] !== undefined || model.forced[cell] === 'shown' || zeros.has(cell)) continue
-      const count = model.counts[cell] ?? 0
-      const rank = [count === 0 ? 1 : 0, count, model.totalOf[cell]?.length ?? 0, cell]
-      if (pick === undefined || compareRanks(rank, pickRank) < 0) {
-        pick = cell
-        pickRank = rank
+    for (const layer of layers) {
+      for (const cell of layer) {
+        if (!candidate(cell)) continue
+        const count = model.counts[cell] ?? 0
+        const rank = [count === 0 ? 1 : 0, count, model.totalOf[cell]?.length ?? 0, cell]
+        if (pick === undefined || compareRanks(rank, pickRank) < 0) {
+          pick = cell
+          pickRank = rank
+        }
       }
+      if (pick !== undefined) break
     }
     if (pick === undefined) continue
     work.reason[pick] = 'complementary'
     picked.add(pick)
   }
   return picked.size
+}
+
+/**
+ * The shown cells a solution of `cell` may use, nearest first, for when it cannot be traced: the cells
+ * sharing a group with it, then those sharing a group with the hidden cells among them, and so on. A
+ * solution only combines groups linked through hidden cells, so it uses none but these; hiding the nearest
+ * small one breaks the groups through which the cell is most directly solved, and the next elimination
+ * checks that it did.
+ */
+function around (model: Model, hidden: (cell: number) => boolean, cell: number): number[][] {
+  const layers: number[][] = []
+  const seen = new Set([cell])
+  let frontier = [cell]
+  while (frontier.length > 0) {
+    const shown: number[] = []
+    const next: number[] = []
+    for (const current of frontier) {
+      for (const index of [...model.memberOf[current] ?? [], ...model.totalOf[current] ?? []]) {
+        const group = model.groups[index]
+        if (group === undefined) continue
+        for (const other of [group.total, ...group.members]) {
+          if (seen.has(other)) continue
+          seen.add(other)
+          if (hidden(other)) next.push(other)
+          else shown.push(other)
+        }
+      }
+    }
+    if (shown.length > 0) layers.push(shown)
+    frontier = next
+  }
+  return layers
 }
 
 /**
@@ -519,18 +644,19 @@ function relation<V> (group: ModelGroup, arithmetic: Arithmetic<V>, keep?: reado
 }
 
 /**
- * The integer operations the elimination needs, once on doubles (exact below 2^53, checked) and once on
- * big integers for the rare table whose coefficients grow past that.
+ * The operations the elimination needs: on integers (doubles, exact below 2^53 and checked) and in a prime
+ * field for tables whose integers grow too large.
  */
 interface Arithmetic<V> {
   one: V
   minusOne: V
-  negative: (value: V) => boolean
+  /** A coefficient that brings no growth when pivoted on. */
   unit: (value: V) => boolean
-  negate: (vector: SparseVector<V>) => void
+  /** Scales a new row so that its entry at the pivot is positive (integers) or one (prime field). */
+  normalize: (row: SparseVector<V>, pivot: number) => void
   /**
-   * Removes `column` from `target` with `row` (whose entry there is positive): target := a * target -
-   * b * row, divided by the common factor. Reports each column that appears in or leaves the target.
+   * Removes `column` from `target` with `row`, whose entry there is normalized: target := a * target -
+   * b * row. Reports each column that appears in or leaves the target.
    */
   eliminate: (target: SparseVector<V>, row: SparseVector<V>, column: number, changed?: (column: number, present: boolean) => void) => void
 }
@@ -542,58 +668,68 @@ function checked (value: number): number {
   return value
 }
 
-const smallIntegers: Arithmetic<number> = {
+/** Writes `value` at `key`, dropping zeros, and reports a change of support. */
+function put (target: SparseVector<number>, key: number, value: number, changed?: (column: number, present: boolean) => void): void {
+  if (value === 0) {
+    if (target.delete(key)) changed?.(key, false)
+    return
+  }
+  if (!target.has(key)) changed?.(key, true)
+  target.set(key, value)
+}
+
+const integers: Arithmetic<number> = {
   one: 1,
   minusOne: -1,
-  negative: (value) => value < 0,
   unit: (value) => value === 1 || value === -1,
-  negate: (vector) => { for (const [key, value] of vector) vector.set(key, -value) },
+  normalize (row, pivot) {
+    if ((row.get(pivot) ?? 0) < 0) for (const [key, value] of row) row.set(key, -value)
+  },
   eliminate (target, row, column, changed) {
     const b = target.get(column)
     const a = row.get(column)
     if (b === undefined || a === undefined) return
     if (a !== 1) for (const [key, value] of target) target.set(key, checked(value * a))
-    for (const [key, value] of row) {
-      const next = checked((target.get(key) ?? 0) - b * value)
-      if (next === 0) {
-        if (target.delete(key)) changed?.(key, false)
-      } else {
-        if (!target.has(key)) changed?.(key, true)
-        target.set(key, next)
-      }
-    }
+    for (const [key, value] of row) put(target, key, checked((target.get(key) ?? 0) - b * value), changed)
     if (a === 1) return
+    // Rows are kept primitive (divided by their common factor), which keeps the entries as small as exact
+    // integer elimination allows.
     let factor = 0
     for (const value of target.values()) factor = gcd(factor, Math.abs(value))
     if (factor > 1) for (const [key, value] of target) target.set(key, value / factor)
   }
 }
 
-const bigIntegers: Arithmetic<bigint> = {
-  one: 1n,
-  minusOne: -1n,
-  negative: (value) => value < 0n,
-  unit: (value) => value === 1n || value === -1n,
-  negate: (vector) => { for (const [key, value] of vector) vector.set(key, -value) },
-  eliminate (target, row, column, changed) {
-    const b = target.get(column)
-    const a = row.get(column)
-    if (b === undefined || a === undefined) return
-    if (a !== 1n) for (const [key, value] of target) target.set(key, value * a)
-    for (const [key, value] of row) {
-      const next = (target.get(key) ?? 0n) - b * value
-      if (next === 0n) {
-        if (target.delete(key)) changed?.(key, false)
-      } else {
-        if (!target.has(key)) changed?.(key, true)
-        target.set(key, next)
-      }
+function modulo (prime: number): Arithmetic<number> {
+  const reduce = (value: number): number => ((value % prime) + prime) % prime
+  return {
+    one: 1,
+    minusOne: prime - 1,
+    unit: () => true,
+    normalize (row, pivot) {
+      const inverse = modularInverse(row.get(pivot) ?? 1, prime)
+      for (const [key, value] of row) row.set(key, (value * inverse) % prime)
+    },
+    eliminate (target, row, column, changed) {
+      const b = target.get(column)
+      if (b === undefined) return
+      for (const [key, value] of row) put(target, key, reduce((target.get(key) ?? 0) - ((b * value) % prime)), changed)
     }
-    if (a === 1n) return
-    let factor = 0n
-    for (const value of target.values()) factor = bigGcd(factor, value < 0n ? -value : value)
-    if (factor > 1n) for (const [key, value] of target) target.set(key, value / factor)
   }
+}
+
+function modularInverse (value: number, prime: number): number {
+  // The extended Euclidean algorithm; the coefficients stay below the prime in magnitude.
+  let [a, b, x, y] = [value, prime, 1, 0]
+  while (b !== 0) {
+    const quotient = Math.floor(a / b)
+    const [nextB, nextY] = [a - quotient * b, x - quotient * y]
+    a = b
+    b = nextB
+    x = y
+    y = nextY
+  }
+  return ((x % prime) + prime) % prime
 }
 
 function gcd (a: number, b: number): number {
@@ -601,17 +737,13 @@ function gcd (a: number, b: number): number {
   return a
 }
 
-function bigGcd (a: bigint, b: bigint): bigint {
-  while (b !== 0n) [a, b] = [b, a % b]
-  return a
-}
-
 /**
  * The relations in reduced row echelon form over the hidden cells, as sparse integer rows: each row has a
  * hidden pivot cell that no other row holds. A hidden cell is solvable exactly when it is a pivot and its
  * row holds no other hidden cell (any combination of rows that touches another row keeps that row's
- * pivot), so solvability is read off the rows. Rows are divided by their common factor instead of their
- * pivot, so no fraction arises and no tolerance decides anything.
+ * pivot), so solvability is read off the rows. Integer rows are divided by their common factor instead of
+ * their pivot, so no fraction arises and no tolerance decides anything; rows in a prime field are scaled to
+ * a pivot of one.
  */
 class HiddenSystem<V> {
   readonly #rows = new Map<number, SparseVector<V>>()
@@ -620,35 +752,36 @@ class HiddenSystem<V> {
   readonly #unknown: readonly boolean[]
   readonly #shared: readonly boolean[]
   readonly #arithmetic: Arithmetic<V>
+  #budget: number
 
   /**
    * `unknown` marks the hidden cells; `shared` the hidden cells another response hides too, about which
-   * this response must reveal nothing that response does not.
+   * this response must reveal nothing that response does not. `budget` bounds the row entries touched.
    */
-  constructor (unknown: readonly boolean[], shared: readonly boolean[], arithmetic: Arithmetic<V>) {
+  constructor (unknown: readonly boolean[], shared: readonly boolean[], arithmetic: Arithmetic<V>, budget: number) {
     this.#unknown = unknown
     this.#shared = shared
     this.#arithmetic = arithmetic
+    this.#budget = budget
   }
 
   /** Adds a relation; `baseline` when it is one the response sharing cells with this one shows too. */
   add (vector: SparseVector<V>, baseline: boolean): void {
-    const { eliminate, negative, negate } = this.#arithmetic
+    const { normalize } = this.#arithmetic
     const row = new Map(vector)
     // Rows are zero at every other row's pivot, so subtracting one never brings in another pivot: one pass
     // over the pivots the vector starts with reduces it completely.
     for (const column of vector.keys()) {
       const pivotRow = this.#rows.get(column)
-      if (pivotRow !== undefined) eliminate(row, pivotRow, column)
+      if (pivotRow !== undefined) this.#eliminate(row, pivotRow, column)
     }
     const pivot = this.#choosePivot(row)
     if (pivot === undefined) return
-    const lead = row.get(pivot)
-    if (lead !== undefined && negative(lead)) negate(row)
+    normalize(row, pivot)
     for (const other of [...this.#rowsWith.get(pivot) ?? []]) {
       const target = this.#rows.get(other)
       if (target === undefined) continue
-      eliminate(target, row, pivot, (column, present) => {
+      this.#eliminate(target, row, pivot, (column, present) => {
         if (this.#unknown[column] === true) relink(this.#rowsWith, column, other, present)
       })
     }
@@ -657,6 +790,12 @@ class HiddenSystem<V> {
     // The pivot is a shared cell only when the row holds no other kind of hidden cell: a combination of
     // shared cells the baseline does not give.
     if (!baseline && this.#shared[pivot] === true) this.#fresh.add(pivot)
+  }
+
+  #eliminate (target: SparseVector<V>, row: SparseVector<V>, column: number, changed?: (column: number, present: boolean) => void): void {
+    this.#budget -= target.size + row.size
+    if (this.#budget < 0) throw new WorkBudgetExceeded('The elimination exceeded its work budget.')
+    this.#arithmetic.eliminate(target, row, column, changed)
   }
 
   rows (): Array<[number, SparseVector<V>]> {
@@ -730,7 +869,7 @@ export interface SuppressionAudit {
 export function auditSuppression (table: SuppressionTable, result: SuppressionResult): SuppressionAudit {
   const model = buildModel(table, result.threshold)
   const hidden = model.keys.map((key) => result.cells.get(key)?.suppressed !== false)
-  const { derivable, exposures } = eliminateHidden(model, (cell) => hidden[cell] === true)
+  const { derivable, exposures } = detect(model, (cell) => hidden[cell] === true)
   const known = (cell: number): boolean => hidden[cell] !== true || derivable[cell] === true
   const small = (cell: number): boolean => isSmallCount(model.counts[cell] ?? 0, model.threshold)
   const recoverable = model.keys.filter((_, cell) => small(cell) && known(cell))
@@ -952,8 +1091,13 @@ export interface LinkedSpec {
   additive?: boolean
   /** The question's unbroken results; its options are the options of every group. */
   overall: { options: ReadonlyArray<{ key: string, count: number }>, n?: number }
-  /** The same question for each level of the breakdown; an option not listed counts zero. */
-  groups: ReadonlyArray<{ key: string, options: ReadonlyArray<{ key: string, count: number }>, n?: number }>
+  /**
+   * The same question for each level of the breakdown; an option not listed counts zero. `forced` fixes the
+   * state of the group's n where another response shows or hides the same count: the size of the group
+   * in the breakdown's own distribution, which every question's group n repeats (exactly, for a question
+   * every respondent answers), so that no question gives back a group size the breakdown hides.
+   */
+  groups: ReadonlyArray<{ key: string, options: ReadonlyArray<{ key: string, count: number }>, n?: number, forced?: ForcedState }>
 }
 
 export interface LinkedOutcome {
@@ -992,7 +1136,8 @@ export function suppressLinked (spec: LinkedSpec, options: SuppressionOptions = 
   if (spec.overall.n !== undefined) margins.push({ levels: [null, null], count: spec.overall.n })
   const forced = [
     ...optionKeys.map((option) => ({ levels: [null, option], state: forcedState(overall.options.get(option)) })),
-    { levels: [null, null], state: forcedState(overall.n) }
+    { levels: [null, null], state: forcedState(overall.n) },
+    ...spec.groups.flatMap((group) => group.forced === undefined ? [] : [{ levels: [group.key, null], state: group.forced }])
   ]
   const result = suppress(crossTable({
     dimensions: [{ name: 'breakdown', levels }, { name: 'option', levels: optionKeys, additive }],
