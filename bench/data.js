@@ -265,7 +265,7 @@ async function seedIncidents (client, cities, { rows, seed: seedValue = 11 }) {
       INSERT INTO incidents (city_id, id, source, external_id, incident_type, bias_motivations, bias_categories, offense_types,
         taxonomy_version, occurred_on, occurred_at, reported_at, language, location_type, neighborhood, census_tract,
         coarse_latitude, coarse_longitude, is_online, platform, summary, victim_count, victim_type, contact_ok,
-        share_with_law_enforcement, include_in_statistics, status, resolution, referrals, personal_data, data_key, content_hash,
+        share_with_law_enforcement, include_in_statistics, status, resolution, personal_data, data_key, content_hash,
         created_at, updated_at)
       SELECT $1::uuid,
         (lpad(to_hex((extract(epoch FROM t.reported_at) * 1000)::bigint), 12, '0') || '7' || substr(md5(g || 'a' || $1), 1, 3) || '8' || substr(md5(g || 'b' || $1), 1, 15))::uuid,
@@ -286,7 +286,6 @@ async function seedIncidents (client, cities, { rows, seed: seedValue = 11 }) {
         r2 < 0.5, r3 < 0.3, r4 < 0.95,
         CASE WHEN r5 < 0.40 THEN 'received' WHEN r5 < 0.60 THEN 'under_review' WHEN r5 < 0.85 THEN 'verified' WHEN r5 < 0.95 THEN 'closed' ELSE 'unfounded' END,
         CASE WHEN r5 < 0.60 THEN NULL WHEN r5 < 0.95 THEN 'verified' ELSE 'unfounded' END,
-        '[]'::jsonb,
         CASE WHEN personal THEN decode(repeat(md5(g || 'p' || $1), 20 + floor(r6 * 16)::int), 'hex') END,
         CASE WHEN personal THEN decode(repeat(md5(g || 'k' || $1), 4), 'hex') END,
         md5(g || 'h' || $1) || md5(g || 'i' || $1),
