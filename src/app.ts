@@ -23,11 +23,17 @@ import apiKeys from './routes/v1/api-keys/index.js'
 import auditEvents from './routes/v1/audit-events/index.js'
 import city from './routes/v1/city/index.js'
 import incidents from './routes/v1/incidents/index.js'
+import exportsRoutes from './routes/v1/exports/index.js'
 import stakeholderNetwork from './routes/v1/stakeholder-network/index.js'
+import kpis from './routes/v1/kpis/index.js'
 import meetings from './routes/v1/meetings/index.js'
 import programs from './routes/v1/programs/index.js'
+import actionPlans from './routes/v1/action-plans/index.js'
 import stakeholderRelationships from './routes/v1/stakeholder-relationships/index.js'
 import stakeholders from './routes/v1/stakeholders/index.js'
+import surveys from './routes/v1/surveys/index.js'
+import surveyResults from './routes/v1/surveys/results.js'
+import surveyResponsesExport from './routes/v1/surveys/export.js'
 import taxonomies from './routes/v1/taxonomies/index.js'
 
 export const version: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
@@ -162,9 +168,16 @@ export async function buildApp ({ config, database }: AppOptions, logger: AppLog
   await app.register(taxonomies, { prefix: '/v1/taxonomies' })
   await app.register(stakeholderNetwork, { prefix: '/v1/stakeholder-network' })
   await app.register(incidents, { prefix: '/v1/incidents' })
+  await app.register(exportsRoutes, { prefix: '/v1/exports' })
   await app.register(stakeholderRelationships, { prefix: '/v1/stakeholder-relationships' })
+  await app.register(kpis, { prefix: '/v1/kpis' })
   await app.register(meetings, { prefix: '/v1/meetings' })
   await app.register(programs, { prefix: '/v1/programs' })
+  // /v1/action-plans, /v1/goals, /v1/objectives and /v1/actions: one plugin each, sharing the plan's schemas.
+  await app.register(actionPlans, { prefix: '/v1' })
   await app.register(stakeholders, { prefix: '/v1/stakeholders' })
+  await app.register(surveys, { prefix: '/v1/surveys' })
+  await app.register(surveyResults, { prefix: '/v1/surveys' })
+  await app.register(surveyResponsesExport, { prefix: '/v1/surveys' })
   return app
 }

@@ -82,6 +82,7 @@ export default fp<{ version: string }>(async (app, { version }) => {
         { name: 'meetings', description: 'Convenings of the leadership group, workshops, trainings, community dialogues and briefings, and who came.' },
         { name: 'programs', description: 'The directory of programs the plan and case workers can draw on, with their public contact.' },
         { name: 'stakeholder-network', description: 'The assessment of the four-legged stool: each leg\'s engagement, the ties between legs, brokers, isolated stakeholders, attendance and suggestions.' },
+        { name: 'kpis', description: 'Key performance indicators: definitions with baselines and targets, manual values, computed series with small counts suppressed, and a summary for dashboards.' },
         { name: 'taxonomies', description: 'The versioned FBI NIBRS code lists incidents are classified with.' },
         { name: 'health', description: 'Liveness and readiness for orchestrators; no key needed.' }
       ],

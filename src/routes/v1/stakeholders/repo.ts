@@ -95,7 +95,9 @@ export const STAKEHOLDER_REFERENCES: Reference[] = [
   { what: 'relationships', table: 'stakeholder_relationships', column: 'to_id' },
   { what: 'meeting attendance', table: 'meeting_attendees', column: 'stakeholder_id' },
   { what: 'programs it provides', table: 'programs', column: 'provider_id' },
-  { what: 'incident referrals', table: 'incident_referrals', column: 'stakeholder_id' }
+  { what: 'incident referrals', table: 'incident_referrals', column: 'stakeholder_id' },
+  { what: 'actions it owns', table: 'actions', column: 'owner_id' },
+  { what: 'actions it is a partner in', table: 'actions', column: 'partner_ids', array: true }
 ]
 
 export async function deleteStakeholder (db: Executor, cityId: string, id: string): Promise<boolean> {
