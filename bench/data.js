@@ -193,7 +193,7 @@ export function makeReports ({ count, prefix, personalShare = 0.3, seed: seedVal
 export const FLOOR_COLUMNS = ['city_id', 'id', 'source', 'external_id', 'incident_type', 'bias_motivations', 'bias_categories', 'offense_types',
   'taxonomy_version', 'occurred_on', 'occurred_at', 'reported_at', 'language', 'location_type', 'neighborhood', 'census_tract',
   'coarse_latitude', 'coarse_longitude', 'is_online', 'platform', 'summary', 'victim_count', 'victim_type', 'contact_ok',
-  'share_with_law_enforcement', 'include_in_statistics', 'referrals', 'personal_data', 'data_key', 'content_hash']
+  'share_with_law_enforcement', 'include_in_statistics', 'personal_data', 'data_key', 'content_hash']
 
 /**
  * A report as the row the floor inserts: the derived columns Cohesion would store (categories, taxonomy
@@ -217,7 +217,7 @@ export function floorRow (cityId, report, dayFormat) {
     location.census_tract ?? null, location.latitude !== undefined ? Math.round(location.latitude * 100) / 100 : null,
     location.longitude !== undefined ? Math.round(location.longitude * 100) / 100 : null, report.online?.is_online ?? location.location_type === '58',
     report.online?.platform ?? null, report.summary ?? null, report.victim?.count ?? null, report.victim?.type ?? null, consent.contact_ok ?? false,
-    consent.share_with_law_enforcement ?? false, consent.include_in_statistics ?? true, '[]',
+    consent.share_with_law_enforcement ?? false, consent.include_in_statistics ?? true,
     // AES-GCM seal: format byte + nonce + tag (29 bytes) around the JSON; the data key sealed the same way (29 + 32).
     hasPersonal ? randomBytes(29 + Buffer.byteLength(JSON.stringify(personal))) : null, hasPersonal ? randomBytes(61) : null,
     randomBytes(32).toString('hex')
