@@ -58,6 +58,8 @@ export function registerReadRoute<R extends Versioned> (app: FastifyInstance, ro
  */
 export function registerDeleteRoute (app: FastifyInstance, route: RouteWords & {
   references?: Reference[]
+  /** What to do instead when others refer to the record; archiving with `{"active": false}` by default. */
+  instead?: string
   remove: (tx: Executor, cityId: string, id: string) => Promise<boolean | Record<string, unknown>>
 }): void {
   const references = route.references ?? []
@@ -76,7 +78,7 @@ export function registerDeleteRoute (app: FastifyInstance, route: RouteWords & {
     const { id } = request.params as { id: string }
     await app.db.transaction(async (tx) => {
       // The check runs first, so that a record referred to answers 409 rather than a foreign-key error.
-      await refuseDeleteIfReferenced(tx, cityId, id, route.what ?? route.kind, references)
+      await refuseDeleteIfReferenced(tx, cityId, id, route.what ?? route.kind, references, ...(route.instead !== undefined ? [route.instead] : []))
       const removed = await route.remove(tx, cityId, id)
       if (removed === false) throw notFound(route.what ?? route.kind)
       await recordAudit(tx, cityId, actorOf(request), {

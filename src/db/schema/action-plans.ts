@@ -97,6 +97,8 @@ export const actions = pgTable('actions', {
   ownerId: uuid('owner_id'),
   partnerIds: uuid('partner_ids').array().notNull().default(sql`'{}'::uuid[]`),
   programIds: uuid('program_ids').array().notNull().default(sql`'{}'::uuid[]`),
+  /** The KPIs of the city the action contributes to. */
+  kpiIds: uuid('kpi_ids').array().notNull().default(sql`'{}'::uuid[]`),
   horizon: varchar('horizon', { length: 16 }),
   startOn: date('start_on', { mode: 'string' }),
   dueOn: date('due_on', { mode: 'string' }),
@@ -118,6 +120,7 @@ export const actions = pgTable('actions', {
   index('actions_change_feed_idx').on(t.cityId, t.changeXid, t.id),
   index('actions_partner_ids_idx').using('gin', t.partnerIds),
   index('actions_program_ids_idx').using('gin', t.programIds),
+  index('actions_kpi_ids_idx').using('gin', t.kpiIds),
   check('actions_status_check', sql.raw(`status IN (${inList(ACTION_STATUSES)})`)),
   check('actions_horizon_check', sql.raw(`horizon IS NULL OR horizon IN (${inList(HORIZONS)})`)),
   check('actions_progress_check', sql`${t.progress} BETWEEN 0 AND 100`),

@@ -77,6 +77,7 @@ export function toAction (row: ActionRow, today: string): Action {
     owner_id: row.ownerId,
     partner_ids: row.partnerIds,
     program_ids: row.programIds,
+    kpi_ids: row.kpiIds,
     horizon: row.horizon as Action['horizon'],
     start_on: row.startOn,
     due_on: row.dueOn,
@@ -104,6 +105,7 @@ export function toActionInput (row: ActionRow): ActionItem {
     objective_id: row.objectiveId,
     partner_ids: row.partnerIds,
     program_ids: row.programIds,
+    kpi_ids: row.kpiIds,
     status: row.status as ActionItem['status'] & string,
     progress: row.progress,
     funding: fundingOf(row)

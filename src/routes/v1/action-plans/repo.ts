@@ -52,6 +52,7 @@ const ACTION_DRAFT = {
   ownerId: (d: ActionDraft) => d.ownerId,
   partnerIds: (d: ActionDraft) => d.partnerIds,
   programIds: (d: ActionDraft) => d.programIds,
+  kpiIds: (d: ActionDraft) => d.kpiIds,
   horizon: (d: ActionDraft) => d.horizon,
   startOn: (d: ActionDraft) => d.startOn,
   dueOn: (d: ActionDraft) => d.dueOn,
@@ -231,25 +232,31 @@ export async function actionReferenceProblems (db: Executor, cityId: string, cur
   const ids = new Set<string>()
   const externalIds = new Set<string>()
   const programIds = new Set<string>()
+  const kpiIds = new Set<string>()
   for (const d of drafts) {
     if (d.ownerExternalId !== null) externalIds.add(d.ownerExternalId)
     else if (d.ownerId !== null) ids.add(d.ownerId)
     if (d.partnerExternalIds !== null) for (const e of d.partnerExternalIds) externalIds.add(e)
     else for (const id of d.partnerIds) ids.add(id)
     for (const id of d.programIds) programIds.add(id)
+    for (const id of d.kpiIds) kpiIds.add(id)
   }
-  const [people, programs] = await Promise.all([
+  const [people, programs, indicators] = await Promise.all([
     ids.size + externalIds.size === 0
       ? []
       : query<{ id: string, external_id: string | null }>(db, sql`SELECT id, external_id FROM stakeholders WHERE city_id = ${cityId}
         AND (id = ANY(${textArrayLiteral([...ids])}::uuid[]) OR external_id = ANY(${textArrayLiteral([...externalIds])}::text[]))`),
     programIds.size === 0
       ? []
-      : query<{ id: string }>(db, sql`SELECT id FROM programs WHERE city_id = ${cityId} AND id = ANY(${textArrayLiteral([...programIds])}::uuid[])`)
+      : query<{ id: string }>(db, sql`SELECT id FROM programs WHERE city_id = ${cityId} AND id = ANY(${textArrayLiteral([...programIds])}::uuid[])`),
+    kpiIds.size === 0
+      ? []
+      : query<{ id: string }>(db, sql`SELECT id FROM kpis WHERE city_id = ${cityId} AND id = ANY(${textArrayLiteral([...kpiIds])}::uuid[])`)
   ])
   const knownIds = new Set(people.map((p) => p.id))
   const byExternalId = new Map(people.filter((p) => p.external_id !== null).map((p) => [p.external_id as string, p.id]))
   const knownPrograms = new Set(programs.map((p) => p.id))
+  const knownKpis = new Set(indicators.map((k) => k.id))
   return drafts.map((d) => {
     const problems: FieldError[] = []
     if (d.ownerExternalId !== null) {
@@ -271,6 +278,7 @@ export async function actionReferenceProblems (db: Executor, cityId: string, cur
       d.partnerIds.forEach((id, i) => { if (!knownIds.has(id)) problems.push({ path: `/partner_ids/${i}`, message: 'is not a stakeholder of this city' }) })
     }
     d.programIds.forEach((id, i) => { if (!knownPrograms.has(id)) problems.push({ path: `/program_ids/${i}`, message: 'is not a program of this city' }) })
+    d.kpiIds.forEach((id, i) => { if (!knownKpis.has(id)) problems.push({ path: `/kpi_ids/${i}`, message: 'is not a KPI of this city' }) })
     if (d.budgetCurrency !== null && d.budgetCurrency !== currency) problems.push({ path: '/budget/currency', message: `is not the plan's currency (${currency})` })
     d.funding.forEach((line, i) => { if (line.currency !== currency) problems.push({ path: `/funding/${i}/currency`, message: `is not the plan's currency (${currency})` }) })
     return problems.length > 0 ? problems : null

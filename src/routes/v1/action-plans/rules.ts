@@ -62,6 +62,7 @@ export interface ActionDraft {
   partnerIds: string[]
   partnerExternalIds: string[] | null
   programIds: string[]
+  kpiIds: string[]
   horizon: string | null
   startOn: string | null
   dueOn: string | null
@@ -102,6 +103,7 @@ export function prepareAction (planId: string, currency: string, objectiveId: st
       partnerIds: (input.partner_ids ?? []).map((id) => id.toLowerCase()),
       partnerExternalIds: input.partner_external_ids ?? null,
       programIds: (input.program_ids ?? []).map((id) => id.toLowerCase()),
+      kpiIds: (input.kpi_ids ?? []).map((id) => id.toLowerCase()),
       horizon: input.horizon ?? null,
       startOn: input.start_on ?? null,
       dueOn: input.due_on ?? null,

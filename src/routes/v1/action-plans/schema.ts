@@ -203,6 +203,7 @@ const actionFields = {
   owner_id: Uuid({ description: 'The stakeholder of the city responsible for the action.' }),
   partner_ids: Type.Array(Uuid(), { maxItems: 100, uniqueItems: true, description: 'Stakeholders of the city working on it with the owner.' }),
   program_ids: Type.Array(Uuid(), { maxItems: 100, uniqueItems: true, description: 'Programs of the city\'s directory the action draws on.' }),
+  kpi_ids: Type.Array(Uuid(), { maxItems: 100, uniqueItems: true, description: 'KPIs of the city the action contributes to.' }),
   horizon: Type.Enum(HORIZONS),
   start_on: DateOnly(),
   due_on: DateOnly({ description: 'On or after start_on. Overdue once the city\'s day is past it, unless completed or cancelled.' }),
@@ -220,6 +221,7 @@ const actionInputMembers = {
   owner_id: Type.Optional(Nullable(actionFields.owner_id)),
   partner_ids: Type.Optional(Nullable(actionFields.partner_ids)),
   program_ids: Type.Optional(Nullable(actionFields.program_ids)),
+  kpi_ids: Type.Optional(Nullable(actionFields.kpi_ids)),
   horizon: Type.Optional(Nullable(actionFields.horizon)),
   start_on: Type.Optional(Nullable(actionFields.start_on)),
   due_on: Type.Optional(Nullable(actionFields.due_on)),
@@ -232,7 +234,7 @@ const actionInputMembers = {
 export const ActionInputSchema = Type.Object(actionInputMembers, {
   $id: 'ActionInput',
   additionalProperties: false,
-  description: 'An action under an objective. Owner and partners must be stakeholders of the city, programs programs of its directory (a 422 ' +
+  description: 'An action under an objective. Owner and partners must be stakeholders of the city, programs programs of its directory, KPIs KPIs of the city (a 422 ' +
     'names each that is not); amounts are in the plan\'s currency.'
 })
 
@@ -244,6 +246,7 @@ export const ActionPatchSchema = Type.Object({
   owner_id: Type.Optional(Nullable(actionFields.owner_id)),
   partner_ids: Type.Optional(Nullable(actionFields.partner_ids)),
   program_ids: Type.Optional(Nullable(actionFields.program_ids)),
+  kpi_ids: Type.Optional(Nullable(actionFields.kpi_ids)),
   horizon: Type.Optional(Nullable(actionFields.horizon)),
   start_on: Type.Optional(Nullable(actionFields.start_on)),
   due_on: Type.Optional(Nullable(actionFields.due_on)),
@@ -252,7 +255,7 @@ export const ActionPatchSchema = Type.Object({
   budget: Type.Optional(Nullable(actionFields.budget)),
   funding: Type.Optional(Nullable(actionFields.funding)),
   objective_id: Type.Optional(Uuid({ description: 'Moves the action under another objective of the same plan.' }))
-}, { additionalProperties: false, minProperties: 1, description: 'A JSON Merge Patch (RFC 7396): arrays (partners, programs, funding) replace whole.' })
+}, { additionalProperties: false, minProperties: 1, description: 'A JSON Merge Patch (RFC 7396): arrays (partners, programs, KPIs, funding) replace whole.' })
 
 const actionOut = {
   id: Uuid(),
@@ -265,6 +268,7 @@ const actionOut = {
   owner_id: OrNull(Uuid()),
   partner_ids: Type.Array(Uuid(), { maxItems: 100 }),
   program_ids: Type.Array(Uuid(), { maxItems: 100 }),
+  kpi_ids: Type.Array(Uuid(), { maxItems: 100 }),
   horizon: OrNull(Type.Enum(HORIZONS)),
   start_on: OrNull(DateOnly()),
   due_on: OrNull(DateOnly()),

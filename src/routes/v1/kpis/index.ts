@@ -6,7 +6,8 @@ import { newId } from '../../../lib/ids.js'
 import { applyMergePatch } from '../../../lib/merge-patch.js'
 import { pageOf, textPosition } from '../../../lib/pagination.js'
 import { notFound, ProblemError, type FieldError } from '../../../lib/problems.js'
-import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { AUTHENTICATED, IdParams, mergePatchBody, Page, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { registerDeleteRoute } from '../../../lib/resource-routes.js'
 import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
@@ -184,23 +185,17 @@ const kpisRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return toKpi(updated)
   })
 
-  app.delete('/:id', {
-    schema: {
-      operationId: 'deleteKpi',
-      tags: [TAG],
-      summary: 'Delete a KPI and its values',
-      security: [{ bearer: ['kpis:write'] }],
-      params: IdParams,
-      response: { 204: NoContent('Deleted.'), ...problemResponses(...AUTHENTICATED, 404) }
-    }
-  }, async (request, reply) => {
-    const { cityId } = callerOf(request)
-    const id = request.params.id
-    await app.db.transaction(async (tx) => {
-      if (!await deleteKpi(tx, cityId, id)) throw notFound(KIND)
-      await recordAudit(tx, cityId, actorOf(request), { action: `${KIND}.deleted`, objectType: KIND, objectId: id })
-    })
-    return await reply.code(204).send(null)
+  registerDeleteRoute(app, {
+    operationId: 'deleteKpi',
+    tag: TAG,
+    kind: KIND,
+    summary: 'Delete a KPI and its values',
+    description: 'A KPI that actions of the prevention plan contribute to (`kpi_ids`) cannot be deleted (409 naming them): take it off ' +
+      'those actions first. Every deletion is audited.',
+    scope: 'kpis:write',
+    references: [{ what: 'actions of the prevention plan', table: 'actions', column: 'kpi_ids', array: true }],
+    instead: 'Take it off those actions\' kpi_ids first.',
+    remove: deleteKpi
   })
 
   app.put('/:id/measurements/:period', {
