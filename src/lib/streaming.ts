@@ -6,6 +6,8 @@ import { sql, type SQL } from 'drizzle-orm'
 import { PgDialect } from 'drizzle-orm/pg-core'
 import pg from 'pg'
 import { query, type Database, type Db } from '../db/client.js'
+import { callerOf } from '../plugins/auth.js'
+import { actorOf, recordAudit, type AuditEntry } from './audit.js'
 import { NDJSON_TYPE } from './ndjson.js'
 import { ProblemError } from './problems.js'
 
@@ -262,6 +264,33 @@ export function exportCapacity (database: Database): number {
 export const EXPORT_RETRY_AFTER_S = 30
 
 const running = new WeakMap<Database, number>()
+
+/**
+ * Starts an export: takes a slot first (so that a refused export, 503, is not recorded as made), runs what the
+ * export reads before streaming (`prepare`), reads the city's slug for the file name and records the audit
+ * event. On any failure the slot is given back; otherwise streamExport gives it back when the download ends.
+ */
+export async function beginExport<T> (app: FastifyInstance, request: FastifyRequest, prepare: () => Promise<T>,
+  audit: (prepared: T) => AuditEntry): Promise<{ release: () => void, slug: string | undefined, prepared: T }> {
+  const { cityId } = callerOf(request)
+  const release = takeExportSlot(app.database)
+  try {
+    const prepared = await prepare()
+    const [city] = await query<{ slug: string }>(app.db, sql`SELECT slug FROM cities WHERE id = ${cityId}`)
+    await recordAudit(app.db, cityId, actorOf(request), audit(prepared))
+    return { release, slug: city?.slug, prepared }
+  } catch (err) {
+    release()
+    throw err
+  }
+}
+
+/** Pages of rows already read and suppressed as a whole: each row carries its `position` in the list. */
+export const pagesOf = <R extends { position: number }>(rows: R[]) =>
+  async (_db: unknown, after: { position: number } | undefined, limit: number): Promise<R[]> => {
+    const start = after === undefined ? 0 : after.position + 1
+    return rows.slice(start, start + limit)
+  }
 
 /** Takes an export slot, or refuses with a 503 and Retry-After when every one is taken. Returns its release. */
 export function takeExportSlot (database: Database): () => void {

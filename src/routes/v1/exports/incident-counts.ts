@@ -2,11 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { sql } from 'drizzle-orm'
 import Type from 'typebox'
 import { query, type Executor } from '../../../db/client.js'
-import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { today } from '../../../lib/dates.js'
 import { ProblemError } from '../../../lib/problems.js'
 import { AUTHENTICATED, problemResponses } from '../../../lib/schemas.js'
-import { exportFormat, exportResponse, FormatQuery, streamExport, tableSchema, takeExportSlot, type ExportColumn, type ExportFormat } from '../../../lib/streaming.js'
+import { exportFormat, exportResponse, FormatQuery, beginExport, pagesOf, streamExport, tableSchema, type ExportColumn, type ExportFormat } from '../../../lib/streaming.js'
 import { cellKey, crossTable, suppress, SuppressionTableTooLarge, type Level } from '../../../lib/suppression.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { parsePeriod, periodOf, periodsBetween, type Period } from '../kpis/periods.js'
@@ -191,33 +190,24 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const format = exportFormat(request, FORMATS, request.query.format)
     const first = periods[0] as Period
     const last = periods[periods.length - 1] as Period
-    const release = takeExportSlot(app.database)
-    let rows: CountRecord[]
-    let slug: string | undefined
-    try {
+    const { release, slug, prepared: rows } = await beginExport(app, request, async () => {
       const counts = await readCounts(app.db, caller.cityId, `${first.start.slice(0, 4)}-01-01`, `${last.end.slice(0, 4)}-12-31`)
       try {
-        rows = rowsOf(periods, groupBy, counts, caller.city.smallCellThreshold)
+        return rowsOf(periods, groupBy, counts, caller.city.smallCellThreshold)
       } catch (err) {
         if (err instanceof SuppressionTableTooLarge) throw unprocessable('/query/from', 'covers more neighbourhoods and categories than can be checked for disclosure at once')
         throw err
       }
-      const [city] = await query<{ slug: string }>(app.db, sql`SELECT slug FROM cities WHERE id = ${caller.cityId}`)
-      slug = city?.slug
-      await recordAudit(app.db, caller.cityId, actorOf(request), {
-        action: 'export.incident_counts', objectType: 'export', objectId: NAME, details: { format, from: first.start, to: last.end, group_by: [...groupBy] }
-      })
-    } catch (err) {
-      release()
-      throw err
-    }
+    }, () => ({
+      action: 'export.incident_counts', objectType: 'export', objectId: NAME, details: { format, from: first.start, to: last.end, group_by: [...groupBy] }
+    }))
     return streamExport(app, reply, {
       release,
       format,
       fileName: [slug, NAME, first.start, last.end],
       columns: COLUMNS,
       // The counts are read and suppressed above, as a whole; the pages only cut them into chunks.
-      readPage: async (_db, after, limit) => rows.slice(after === undefined ? 0 : after.position + 1, (after === undefined ? 0 : after.position + 1) + limit)
+      readPage: pagesOf(rows)
     })
   })
 }

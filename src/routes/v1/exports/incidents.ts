@@ -1,12 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { sql, type SQL } from 'drizzle-orm'
 import Type from 'typebox'
-import { query } from '../../../db/client.js'
-import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { today } from '../../../lib/dates.js'
 import { invalidField } from '../../../lib/problems.js'
 import { AUTHENTICATED, DateOnly, problemResponses } from '../../../lib/schemas.js'
-import { exportFormat, exportResponse, FormatQuery, streamExport, tableSchema, takeExportSlot, type ExportColumn, type ExportFormat, type ExportQuery } from '../../../lib/streaming.js'
+import { exportFormat, exportResponse, FormatQuery, beginExport, streamExport, tableSchema, type ExportColumn, type ExportFormat, type ExportQuery } from '../../../lib/streaming.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { BIAS_CATEGORIES, LOCATION_CODES } from '../../../taxonomies/index.js'
 import { INCIDENT_TYPES, STATUSES, VICTIM_TYPES } from '../incidents/schema.js'
@@ -115,22 +113,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const { from, to, status } = request.query
     if (from !== undefined && to !== undefined && from > to) throw invalidField('/query/to', 'must not be before from')
     const format = exportFormat(request, FORMATS, request.query.format)
-    // The slot first, so that a refused export (503) is not recorded as made.
-    const release = takeExportSlot(app.database)
-    let slug: string | undefined
-    try {
-      const [city] = await query<{ slug: string }>(app.db, sql`SELECT slug FROM cities WHERE id = ${caller.cityId}`)
-      slug = city?.slug
-      await recordAudit(app.db, caller.cityId, actorOf(request), {
-        action: 'export.incidents',
-        objectType: 'export',
-        objectId: NAME,
-        details: { format, from: from ?? null, to: to ?? null, status: status ?? null }
-      })
-    } catch (err) {
-      release()
-      throw err
-    }
+    const { release, slug } = await beginExport(app, request, async () => {}, () => ({
+      action: 'export.incidents',
+      objectType: 'export',
+      objectId: NAME,
+      details: { format, from: from ?? null, to: to ?? null, status: status ?? null }
+    }))
     return streamExport(app, reply, {
       release,
       format,

@@ -1,10 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { sql } from 'drizzle-orm'
 import Type from 'typebox'
-import { query } from '../../../db/client.js'
-import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { AUTHENTICATED, problemResponses } from '../../../lib/schemas.js'
-import { exportFormat, exportResponse, FormatQuery, streamExport, tableSchema, takeExportSlot, type ExportColumn, type ExportFormat } from '../../../lib/streaming.js'
+import { exportFormat, exportResponse, FormatQuery, beginExport, pagesOf, streamExport, tableSchema, type ExportColumn, type ExportFormat } from '../../../lib/streaming.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { computeSeries, lengthFor, rangeOf, type SeriesRange } from '../kpis/compute.js'
 import { isFiner, type PeriodLength } from '../kpis/periods.js'
@@ -76,24 +73,16 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const format = exportFormat(request, FORMATS, request.query.format)
     const kpis = await allKpis(app.db, caller.cityId)
     const items = plan(kpis, period, { from, to }, caller.city.timezone)
-    const release = takeExportSlot(app.database)
-    let rows: KpiRecord[]
-    let slug: string | undefined
-    try {
+    const { release, slug, prepared: rows } = await beginExport(app, request, async () => {
       const series = await computeSeries(app.db, caller.cityId, caller.city.smallCellThreshold, items)
-      rows = items.flatMap(({ kpi }) => (series.get(kpi.id) ?? []).map((point) => ({
+      const records: KpiRecord[] = items.flatMap(({ kpi }) => (series.get(kpi.id) ?? []).map((point) => ({
         ...point, position: 0, kpi_code: kpi.code, unit: kpi.unit, baseline: kpi.baselineValue === null ? null : Number(kpi.baselineValue)
       })))
-      rows.forEach((row, i) => { row.position = i })
-      const [city] = await query<{ slug: string }>(app.db, sql`SELECT slug FROM cities WHERE id = ${caller.cityId}`)
-      slug = city?.slug
-      await recordAudit(app.db, caller.cityId, actorOf(request), {
-        action: 'export.kpis', objectType: 'export', objectId: NAME, details: { format, from: from ?? null, to: to ?? null, period: period ?? null, kpis: items.length }
-      })
-    } catch (err) {
-      release()
-      throw err
-    }
+      records.forEach((row, i) => { row.position = i })
+      return records
+    }, () => ({
+      action: 'export.kpis', objectType: 'export', objectId: NAME, details: { format, from: from ?? null, to: to ?? null, period: period ?? null, kpis: items.length }
+    }))
     const first = items[0]?.range.periods[0]?.start
     const last = items[0]?.range.periods.at(-1)?.end
     return streamExport(app, reply, {
@@ -102,7 +91,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       fileName: [slug, NAME, from ?? first, to ?? last],
       columns: COLUMNS,
       // The values are computed in one statement above; the pages only cut them into chunks.
-      readPage: async (_db, after, limit) => rows.slice(after === undefined ? 0 : after.position + 1, (after === undefined ? 0 : after.position + 1) + limit)
+      readPage: pagesOf(rows)
     })
   })
 }

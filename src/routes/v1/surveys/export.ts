@@ -1,11 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { sql } from 'drizzle-orm'
 import Type from 'typebox'
-import { query } from '../../../db/client.js'
 import type { SurveyQuestion } from '../../../db/schema/index.js'
-import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { AUTHENTICATED, IdParams, LanguageTag, problemResponses } from '../../../lib/schemas.js'
-import { exportFormat, exportResponse, FormatQuery, streamExport, takeExportSlot, type CellValue, type ExportColumn, type ExportFormat, type FieldType } from '../../../lib/streaming.js'
+import { exportFormat, exportResponse, beginExport, FormatQuery, streamExport, type CellValue, type ExportColumn, type ExportFormat, type FieldType } from '../../../lib/streaming.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { listResponses, loadSurvey, openResponse, RESPONSES_SCOPE, responseVault, type ResponseWithAnswers, type SurveyRow } from './repo.js'
 import { localized } from './rules.js'
@@ -96,18 +93,9 @@ const surveyResponsesExport: FastifyPluginAsyncTypebox = async (app) => {
     const requested = request.query.language
     const language = requested !== undefined && survey.languages.includes(requested) ? requested : survey.defaultLanguage
     const format = exportFormat(request, FORMATS, request.query.format)
-    const release = takeExportSlot(app.database)
-    let slug: string | undefined
-    try {
-      const [city] = await query<{ slug: string }>(app.db, sql`SELECT slug FROM cities WHERE id = ${caller.cityId}`)
-      slug = city?.slug
-      await recordAudit(app.db, caller.cityId, actorOf(request), {
-        action: 'survey_responses.exported', objectType: 'survey', objectId: survey.id, details: { format, language }
-      })
-    } catch (err) {
-      release()
-      throw err
-    }
+    const { release, slug } = await beginExport(app, request, async () => {}, () => ({
+      action: 'survey_responses.exported', objectType: 'survey', objectId: survey.id, details: { format, language }
+    }))
     return streamExport(app, reply, {
       release,
       format,
