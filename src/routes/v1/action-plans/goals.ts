@@ -1,19 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { createOne } from '../../../lib/import-routes.js'
 import { applyMergePatch } from '../../../lib/merge-patch.js'
 import { notFound } from '../../../lib/problems.js'
-import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { AUTHENTICATED, IdParams, mergePatchBody, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
 import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
 import { GOAL, objectiveImports } from './imports.js'
 import { toGoal, toGoalInput, toObjective } from './present.js'
-import { childrenOf, deleteNode, getGoal, getObjective, replaceGoal, type GoalRow } from './repo.js'
+import { getGoal, getObjective, replaceGoal, type GoalRow } from './repo.js'
 import { prepareGoal } from './rules.js'
-import { CascadeQuery, GoalPatchSchema, GoalSchema, ObjectiveInputSchema, ObjectiveSchema } from './schema.js'
-import { IfMatch, invalid, refuseChildren, TAG, WRITE } from './shared.js'
+import { GoalPatchSchema, GoalSchema, ObjectiveInputSchema, ObjectiveSchema } from './schema.js'
+import { IfMatch, invalid, TAG, WRITE, registerNodeDelete } from './shared.js'
 
 const goalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const GoalRef = ref(GoalSchema)
@@ -47,33 +46,15 @@ const goalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return toGoal(updated)
   })
 
-  app.delete('/:id', {
-    schema: {
-      operationId: 'deleteGoal',
-      tags: [TAG],
-      summary: 'Delete a goal',
-      description: 'A goal that still has objectives is a 409 unless `cascade=true`, which deletes its objectives and their actions with it. ' +
+  registerNodeDelete(app, {
+    level: 'goal',
+    operationId: 'deleteGoal',
+    summary: 'Delete a goal',
+    description: 'A goal that still has objectives is a 409 unless `cascade=true`, which deletes its objectives and their actions with it. ' +
         'Every deletion is audited, with what a cascade took along.',
-      security: [{ bearer: [WRITE] }],
-      params: IdParams,
-      querystring: CascadeQuery,
-      response: { 204: NoContent('Deleted.'), ...problemResponses(...AUTHENTICATED, 404, 409) }
-    }
-  }, async (request, reply) => {
-    const { cityId } = callerOf(request)
-    const id = request.params.id
-    const cascade = request.query.cascade ?? false
-    await app.db.transaction(async (tx) => {
-      const goal = await getGoal(tx, cityId, id)
-      if (goal === undefined) throw notFound(GOAL)
-      const children = await childrenOf(tx, cityId, { goalId: id })
-      if (!cascade) refuseChildren(GOAL, { objectives: children.objectives })
-      if (!await deleteNode(tx, cityId, 'goals', id)) throw notFound(GOAL)
-      await recordAudit(tx, cityId, actorOf(request), {
-        action: `${GOAL}.deleted`, objectType: GOAL, objectId: id, details: { plan_id: goal.planId, cascade, objectives: children.objectives, actions: children.actions }
-      })
-    })
-    return await reply.code(204).send(null)
+    kind: GOAL,
+    word: GOAL,
+    read: getGoal
   })
 
   app.post('/:id/objectives', {

@@ -1,20 +1,19 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { today } from '../../../lib/dates.js'
 import { createOne } from '../../../lib/import-routes.js'
 import { applyMergePatch } from '../../../lib/merge-patch.js'
 import { notFound } from '../../../lib/problems.js'
-import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { AUTHENTICATED, IdParams, mergePatchBody, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
 import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
 import { actionImports, OBJECTIVE } from './imports.js'
 import { toAction, toObjective, toObjectiveInput } from './present.js'
-import { childrenOf, deleteNode, getAction, getGoal, getObjective, getPlan, replaceObjective, type ObjectiveRow } from './repo.js'
+import { getAction, getGoal, getObjective, getPlan, replaceObjective, type ObjectiveRow } from './repo.js'
 import { prepareObjective } from './rules.js'
-import { ActionInputSchema, ActionSchema, CascadeQuery, ObjectivePatchSchema, ObjectiveSchema } from './schema.js'
-import { IfMatch, invalid, refuseChildren, TAG, unprocessable, WRITE } from './shared.js'
+import { ActionInputSchema, ActionSchema, ObjectivePatchSchema, ObjectiveSchema } from './schema.js'
+import { IfMatch, invalid, TAG, unprocessable, WRITE, registerNodeDelete } from './shared.js'
 
 const objectivesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ObjectiveRef = ref(ObjectiveSchema)
@@ -53,32 +52,14 @@ const objectivesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return toObjective(updated)
   })
 
-  app.delete('/:id', {
-    schema: {
-      operationId: 'deleteObjective',
-      tags: [TAG],
-      summary: 'Delete a key objective',
-      description: 'An objective that still has actions is a 409 unless `cascade=true`, which deletes its actions (and their timelines) with it.',
-      security: [{ bearer: [WRITE] }],
-      params: IdParams,
-      querystring: CascadeQuery,
-      response: { 204: NoContent('Deleted.'), ...problemResponses(...AUTHENTICATED, 404, 409) }
-    }
-  }, async (request, reply) => {
-    const { cityId } = callerOf(request)
-    const id = request.params.id
-    const cascade = request.query.cascade ?? false
-    await app.db.transaction(async (tx) => {
-      const objective = await getObjective(tx, cityId, id)
-      if (objective === undefined) throw notFound(OBJECTIVE)
-      const children = await childrenOf(tx, cityId, { objectiveId: id })
-      if (!cascade) refuseChildren(OBJECTIVE, { actions: children.actions })
-      if (!await deleteNode(tx, cityId, 'objectives', id)) throw notFound(OBJECTIVE)
-      await recordAudit(tx, cityId, actorOf(request), {
-        action: `${OBJECTIVE}.deleted`, objectType: OBJECTIVE, objectId: id, details: { plan_id: objective.planId, cascade, actions: children.actions }
-      })
-    })
-    return await reply.code(204).send(null)
+  registerNodeDelete(app, {
+    level: 'objective',
+    operationId: 'deleteObjective',
+    summary: 'Delete a key objective',
+    description: 'An objective that still has actions is a 409 unless `cascade=true`, which deletes its actions (and their timelines) with it.',
+    kind: OBJECTIVE,
+    word: OBJECTIVE,
+    read: getObjective
   })
 
   app.post('/:id/actions', {

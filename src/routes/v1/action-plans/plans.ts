@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import type { Executor } from '../../../db/client.js'
-import { actorOf, recordAudit, type AuditActor } from '../../../lib/audit.js'
+import { actorOf, type AuditActor } from '../../../lib/audit.js'
 import { importItems, summaryOf, type Importable, type ItemOutcome, type StoredRecord } from '../../../lib/batch.js'
 import { today } from '../../../lib/dates.js'
 import { etagOf } from '../../../lib/etag.js'
@@ -10,19 +10,19 @@ import { createOne, BATCH_BODY_LIMIT } from '../../../lib/import-routes.js'
 import { applyMergePatch, type JsonObject } from '../../../lib/merge-patch.js'
 import { pageOf, uuidPosition } from '../../../lib/pagination.js'
 import { notFound, ProblemError, type FieldError } from '../../../lib/problems.js'
-import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, Page, PageQuery, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { AUTHENTICATED, IdParams, mergePatchBody, Page, PageQuery, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
 import { updateVersioned } from '../../../lib/update.js'
 import { callerOf, type Caller } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
 import { actionImports, goalImports, objectiveImports, PLAN, planImports } from './imports.js'
 import { toGoal, toPlan, toPlanInput, toTree } from './present.js'
-import { childrenOf, deleteNode, getGoal, getPlan, listPlans, plansWithOtherMoney, replacePlan, treeOf, type PlanRow } from './repo.js'
+import { getGoal, getPlan, listPlans, plansWithOtherMoney, replacePlan, treeOf, type PlanRow } from './repo.js'
 import { preparePlan } from './rules.js'
 import {
-  ActionPlanImportQuery, CascadeQuery, GoalInputSchema, GoalSchema, IMPORT_MAX_ACTIONS, PlanImportResultSchema, PlanImportSchema, PlanInputSchema, PlanPatchSchema,
+  ActionPlanImportQuery, GoalInputSchema, GoalSchema, IMPORT_MAX_ACTIONS, PlanImportResultSchema, PlanImportSchema, PlanInputSchema, PlanPatchSchema,
   PlanSchema, PlanTreeSchema, type ActionItem, type GoalItem, type ObjectiveItem, type PlanImport
 } from './schema.js'
-import { IfMatch, invalid, READ, refuseChildren, TAG, unprocessable, WRITE } from './shared.js'
+import { IfMatch, invalid, READ, TAG, unprocessable, WRITE, registerNodeDelete } from './shared.js'
 
 const LIST = 'action-plans'
 
@@ -131,30 +131,15 @@ const plansRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return toPlan(updated)
   })
 
-  app.delete('/:id', {
-    schema: {
-      operationId: 'deleteActionPlan',
-      tags: [TAG],
-      summary: 'Delete a plan',
-      description: 'A plan that still has goals is a 409 unless `cascade=true`, which deletes its goals, objectives, actions and their ' +
+  registerNodeDelete(app, {
+    level: 'plan',
+    operationId: 'deleteActionPlan',
+    summary: 'Delete a plan',
+    description: 'A plan that still has goals is a 409 unless `cascade=true`, which deletes its goals, objectives, actions and their ' +
         'timelines with it. Archive an outdated plan with PATCH `{"status": "archived"}` instead. Every deletion is audited.',
-      security: [{ bearer: [WRITE] }],
-      params: IdParams,
-      querystring: CascadeQuery,
-      response: { 204: NoContent('Deleted.'), ...problemResponses(...AUTHENTICATED, 404, 409) }
-    }
-  }, async (request, reply) => {
-    const { cityId } = callerOf(request)
-    const id = request.params.id
-    const cascade = request.query.cascade ?? false
-    await app.db.transaction(async (tx) => {
-      if (await getPlan(tx, cityId, id) === undefined) throw notFound(PLAN_WORD)
-      const children = await childrenOf(tx, cityId, { planId: id })
-      if (!cascade) refuseChildren('plan', { goals: children.goals })
-      if (!await deleteNode(tx, cityId, 'action_plans', id)) throw notFound(PLAN_WORD)
-      await recordAudit(tx, cityId, actorOf(request), { action: `${PLAN}.deleted`, objectType: PLAN, objectId: id, details: { cascade, ...children } })
-    })
-    return await reply.code(204).send(null)
+    kind: PLAN,
+    word: PLAN_WORD,
+    read: getPlan
   })
 
   app.post('/:id/goals', {
