@@ -8,13 +8,12 @@
 // export itself runs, built by its own function (dist/routes/v1/exports/incidents.js incidentRecords).
 // BENCH_EXPORT_RUNS (2) exports are measured one after the other, after one warm-up that also warms the cache.
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { PgDialect } from 'drizzle-orm/pg-core'
 import { createApiKey } from '../../dist/routes/v1/api-keys/repo.js'
 import { createCity } from '../../dist/routes/v1/city/repo.js'
 import { incidentRecords } from '../../dist/routes/v1/exports/incidents.js'
-import { cpuMeter, fmt, InvalidMeasurement, positive } from '../harness.js'
+import { cpuMeter, fmt, InvalidMeasurement, memoryMb, positive } from '../harness.js'
 
 const own = {
   incidents: positive('BENCH_EXPORT_INCIDENTS', 1_000_000),
@@ -24,11 +23,6 @@ const RSS_TARGET_MB = 200
 const RATE_TARGET = 0.5
 const RSS_SAMPLE_MS = 10
 const NEWLINE = 0x0a
-
-function memoryMb (pid, field) {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return match === null ? NaN : Number(match[1]) / 1024
-}
 
 /** Counts the bytes and lines of a stream of Buffers. */
 function counter () {

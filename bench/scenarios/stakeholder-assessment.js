@@ -9,9 +9,8 @@
 // them (VmRSS of /proc/<pid>/status sampled every 10 ms) and the process's high-water mark since it started
 // (VmHWM); the size of the answer and what it counted. The round trips per request are counted with the
 // other operations' (three set-based reads: stakeholders, ties, attendance).
-import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
-import { cpuMeter, fmt, InvalidMeasurement, percentile, positive } from '../harness.js'
+import { cpuMeter, fmt, InvalidMeasurement, memoryMb, percentile, positive } from '../harness.js'
 
 const PATH = '/v1/stakeholder-network/assessment'
 const TARGET_MS = 2000
@@ -19,12 +18,6 @@ const RSS_SAMPLE_MS = 10
 const own = {
   requests: positive('BENCH_ASSESSMENT_REQUESTS', 30),
   warmup: positive('BENCH_ASSESSMENT_WARMUP', 3, { zero: true })
-}
-
-/** A memory figure of a process from /proc/<pid>/status, in MB. */
-function memoryMb (pid, field) {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return match === null ? NaN : Number(match[1]) / 1024
 }
 
 async function assess (server, ctx) {

@@ -9,12 +9,11 @@
 //
 // Printed: mean and p99 latency of each kind of request and of its SQL; the server's resident memory before
 // the requests and its peak during them (VmRSS of /proc/<pid>/status every 10 ms), and VmHWM since start.
-import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { PgDialect } from 'drizzle-orm/pg-core'
 import { countsStatement, statisticsStatement } from '../../dist/routes/v1/surveys/results-repo.js'
-import { cpuMeter, fmt, InvalidMeasurement, percentile, positive } from '../harness.js'
+import { cpuMeter, fmt, InvalidMeasurement, memoryMb, percentile, positive } from '../harness.js'
 
 const TARGET_RATIO = 1.5
 const RSS_SAMPLE_MS = 10
@@ -90,12 +89,6 @@ async function seedSurvey (client, cityId, responses) {
     ) chosen`, [cityId, survey.id, multiple.map((q) => q.code)])
   const { rows: [{ n }] } = await client.query('SELECT count(*)::int AS n FROM survey_answers WHERE city_id = $1 AND survey_id = $2', [cityId, survey.id])
   return { surveyId: survey.id, questions: qs, answers: n }
-}
-
-/** A memory figure of a process from /proc/<pid>/status, in MB. */
-function memoryMb (pid, field) {
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return match === null ? NaN : Number(match[1]) / 1024
 }
 
 async function request (server, ctx, kind) {
