@@ -9,8 +9,8 @@ import { createOne, registerBatchRoute } from '../../../lib/import-routes.js'
 import { applyMergePatch, type JsonObject } from '../../../lib/merge-patch.js'
 import { pageOf, uuidPosition } from '../../../lib/pagination.js'
 import { notFound, ProblemError, type FieldError } from '../../../lib/problems.js'
-import { refuseDeleteIfReferenced } from '../../../lib/references.js'
 import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, Page, PageQuery, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
+import { registerDeleteRoute } from '../../../lib/resource-routes.js'
 import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
@@ -167,25 +167,16 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return toSurvey(updated, new Date())
   })
 
-  app.delete('/:id', {
-    schema: {
-      operationId: 'deleteSurvey',
-      tags: ['surveys'],
-      summary: 'Delete a survey without responses',
-      description: 'A survey with responses (or copies made from it) cannot be deleted (409): archive it with PATCH {"status": ...} instead.',
-      security: [{ bearer: ['surveys:write'] }],
-      params: IdParams,
-      response: { 204: NoContent('Deleted.'), ...problemResponses(...AUTHENTICATED, 404, 409) }
-    }
-  }, async (request, reply) => {
-    const caller = callerOf(request)
-    await app.db.transaction(async (tx) => {
-      await loadSurvey(tx, caller.cityId, request.params.id)
-      await refuseDeleteIfReferenced(tx, caller.cityId, request.params.id, 'survey', SURVEY_REFERENCES, 'Close and archive it with PATCH {"status": ...} instead.')
-      if (!await deleteSurvey(tx, caller.cityId, request.params.id)) throw notFound('survey')
-      await recordAudit(tx, caller.cityId, actorOf(request), { action: 'survey.deleted', objectType: 'survey', objectId: request.params.id })
-    })
-    return reply.code(204).send(null)
+  registerDeleteRoute(app, {
+    operationId: 'deleteSurvey',
+    tag: 'surveys',
+    kind: 'survey',
+    summary: 'Delete a survey without responses',
+    description: 'A survey with responses (or copies made from it) cannot be deleted (409): archive it with PATCH {"status": ...} instead.',
+    scope: 'surveys:write',
+    references: SURVEY_REFERENCES,
+    instead: 'Close and archive it with PATCH {"status": ...} instead.',
+    remove: deleteSurvey
   })
 
   app.post('/:id/copy', {
