@@ -17,10 +17,11 @@ const REFERRALS = sql.raw(`(SELECT coalesce(jsonb_agg(jsonb_build_object(
     'referred_on', to_char(r.referred_on, 'YYYY-MM-DD')) ORDER BY r.position), '[]'::jsonb)
   FROM incident_referrals r WHERE r.city_id = incidents.city_id AND r.incident_id = incidents.id) AS referrals`)
 
-const decodeIncident = (raw: Record<string, unknown>): IncidentRow => ({
-  ...decodeRow<typeof incidents.$inferSelect>(incidents, raw),
-  referrals: (typeof raw.referrals === 'string' ? JSON.parse(raw.referrals) : raw.referrals ?? []) as Referral[]
-})
+function decodeIncident (raw: Record<string, unknown>): IncidentRow {
+  const row = decodeRow<IncidentRow>(incidents, raw)
+  row.referrals = (typeof raw.referrals === 'string' ? JSON.parse(raw.referrals) : raw.referrals ?? []) as Referral[]
+  return row
+}
 
 /** Limits a query to the sources a partner's key may see (no limit for other keys). */
 export const sourceScope = (sources: string[] | null): SQL | undefined =>
