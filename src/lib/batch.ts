@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import Type, { type Static, type TSchema } from 'typebox'
 import { Compile } from 'typebox/compile'
+import { stringify as canonicalJson } from 'safe-stable-stringify'
 import type { Executor } from '../db/client.js'
 import type { Caller } from '../plugins/auth.js'
 import type { AuditActor } from './audit.js'
@@ -147,23 +148,12 @@ const validatorOf = (schema: TSchema) => {
   return validator
 }
 
-/** The value with every object's members in sorted order: key order does not change what an item says. */
-function sortedMembers (value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value
-  if (Array.isArray(value)) return value.map(sortedMembers)
-  const object = value as Record<string, unknown>
-  const sorted: Record<string, unknown> = {}
-  for (const key of Object.keys(object).sort()) {
-    if (object[key] !== undefined) sorted[key] = sortedMembers(object[key])
-  }
-  return sorted
-}
-
 /**
  * The keyed hash of an item as sent: the same item sent again is recognised as unchanged without reading what
- * is stored. Keyed, so that the hash of an item with a phone number in it cannot be tested against guesses.
+ * is stored. Its members are taken in sorted order (key order does not change what an item says). Keyed, so
+ * that the hash of an item with a phone number in it cannot be tested against guesses.
  */
-export const contentHashOf = (body: unknown, hashKey: Buffer): string => hmac(hashKey, JSON.stringify(sortedMembers(body))).toString('hex')
+export const contentHashOf = (body: unknown, hashKey: Buffer): string => hmac(hashKey, canonicalJson(body) ?? 'null').toString('hex')
 
 /**
  * Validates, merges, seals and upserts items, set-based: one query to find what exists, one statement to write

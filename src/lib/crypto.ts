@@ -1,7 +1,7 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac, hash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import { randomBytesFromBlock } from './random.js'
 
-export const sha256Hex = (value: string | Buffer): string => createHash('sha256').update(value).digest('hex')
+export const sha256Hex = (value: string | Buffer): string => hash('sha256', value, 'hex')
 
 /** A sub-key for one purpose, so the master key itself never signs or encrypts anything directly. */
 export function deriveKey (master: Buffer, purpose: string): Buffer {
