@@ -35,7 +35,7 @@ function closeOnce (close: () => Promise<void>): () => Promise<void> {
 }
 
 /** How much longer than statement_timeout the client waits for an answer before giving up on the connection. */
-const QUERY_TIMEOUT_MARGIN_MS = 5000
+export const QUERY_TIMEOUT_MARGIN_MS = 5000
 
 const ARRAY_SPECIAL = /["\\]/g
 const HAS_ARRAY_SPECIAL = /["\\]/

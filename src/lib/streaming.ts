@@ -5,7 +5,8 @@ import Type from 'typebox'
 import { sql, type SQL } from 'drizzle-orm'
 import { PgDialect } from 'drizzle-orm/pg-core'
 import pg from 'pg'
-import { query, type Database, type Db } from '../db/client.js'
+import { to as copyTo } from 'pg-copy-streams'
+import { query, QUERY_TIMEOUT_MARGIN_MS, type Database, type Db } from '../db/client.js'
 import { callerOf } from '../plugins/auth.js'
 import { actorOf, recordAudit, type AuditEntry } from './audit.js'
 import { NDJSON_TYPE } from './ndjson.js'
@@ -15,7 +16,9 @@ import { ProblemError } from './problems.js'
  * Streaming exports: the rows of a query sent as CSV, NDJSON or a JSON array, for analysts' tools.
  *
  * How rows are read depends on the driver:
- * - PostgreSQL: a server-side cursor (DECLARE ... CURSOR, then FETCH a batch at a time) in a READ ONLY
+ * - PostgreSQL, CSV of a query whose columns are the export's (`asSelected`): PostgreSQL writes the CSV itself
+ *   (COPY ... TO STDOUT) and its bytes pass through to the socket (copiedCsv).
+ * - PostgreSQL otherwise: a server-side cursor (DECLARE ... CURSOR, then FETCH a batch at a time) in a READ ONLY
  *   transaction on a connection of its own: one pass over the rows, however many. Each FETCH is its own
  *   statement, so the pool's statement_timeout and query timeout bound each batch, not the whole download.
  *   A read-only transaction is never assigned a transaction id, so the change feed's horizon
@@ -72,8 +75,12 @@ export type ExportQuery<Row> = (after: Row | undefined) => SQL
  */
 export type PageReader<Row> = (db: Db, after: Row | undefined, limit: number) => Promise<Row[]>
 
-/** Where an export's rows come from: a query (read through a cursor or in pages), or pages of its own. */
-export type ExportSource<Row> = { select: ExportQuery<Row> } | { readPage: PageReader<Row> }
+/**
+ * Where an export's rows come from: a query (read through a cursor or in pages), or pages of its own.
+ * `asSelected`: the query's output columns are the export's columns, by name, each already as it is written
+ * (lists joined with LIST_DELIMITER, flags as text): PostgreSQL then writes the CSV itself (copiedCsv).
+ */
+export type ExportSource<Row> = { select: ExportQuery<Row>, asSelected?: boolean } | { readPage: PageReader<Row> }
 
 export const LIST_DELIMITER = ';'
 
@@ -212,6 +219,99 @@ async function * cursorBatches<Row> (pool: pg.Pool, statement: SQL, batchSize: n
   }
 }
 
+/** The longest a PostgreSQL export written by COPY may run, download included (its statement_timeout). */
+export const EXPORT_COPY_TIMEOUT_MS = 3_600_000
+
+/** Column types whose cells are never written by a resident: left as they are, not neutralised. */
+const PROGRAM_WRITTEN: ReadonlySet<FieldType> = new Set(['integer', 'number', 'boolean'])
+
+/**
+ * The COPY statement of an export whose query names its columns as the export does: the cells in column order,
+ * text cells neutralised as neutraliseFormula does (in SQL), as CSV with a header row. COPY takes no
+ * parameters, so the query's values are written into it as literals by Drizzle's own escaping.
+ */
+export function copyStatement<Row> (statement: SQL, columns: ReadonlyArray<ExportColumn<Row>>): string {
+  // Written as literals, a value with a backslash would depend on the server's standard_conforming_strings.
+  if (dialect.sqlToQuery(statement).params.some((p) => typeof p !== 'number' && (typeof p !== 'string' || p.includes('\\')))) {
+    throw new Error('an export written by COPY takes numbers and text without backslashes only')
+  }
+  const { sql: text } = dialect.sqlToQuery(statement.inlineParams())
+  const cells = columns.map(({ name, type }) => {
+    if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`export column name ${name} cannot be written into SQL`)
+    const cell = `(export_rows."${name}")::text`
+    return PROGRAM_WRITTEN.has(type)
+      ? `${cell} AS "${name}"`
+      : `CASE WHEN left(${cell}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') THEN '''' || ${cell} ELSE ${cell} END AS "${name}"`
+  })
+  return `COPY (SELECT ${cells.join(', ')} FROM (${text}) AS export_rows) TO STDOUT WITH (FORMAT csv, HEADER)`
+}
+
+/**
+ * Line ends outside quoted cells become CRLF (RFC 4180): PostgreSQL ends CSV lines with LF. Line breaks inside
+ * a quoted cell are the cell's own and stay as they are. Keeps whether it is inside quotes from one chunk to
+ * the next.
+ */
+export function crlfLineEnds (): (chunk: Buffer) => Buffer {
+  let quoted = false
+  return (chunk) => {
+    const ends: number[] = []
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i]
+      if (byte === 0x22) quoted = !quoted
+      else if (byte === 0x0a && !quoted) ends.push(i)
+    }
+    if (ends.length === 0) return chunk
+    const out = Buffer.allocUnsafe(chunk.length + ends.length)
+    let from = 0
+    let to = 0
+    for (const end of ends) {
+      to += chunk.copy(out, to, from, end)
+      out[to++] = 0x0d
+      from = end
+    }
+    chunk.copy(out, to, from)
+    return out
+  }
+}
+
+/**
+ * CSV written by PostgreSQL (COPY ... TO STDOUT) in a READ ONLY transaction on a connection of its own, for a
+ * query whose columns are the export's: the bytes pass through this process as they come, with no row parsed
+ * and no string made, so memory stays flat and an export runs close to COPY's own speed. The socket's
+ * backpressure reaches PostgreSQL (the copy stream stops reading the connection when it is not read). A
+ * read-only transaction takes no transaction id, so the change feed is never held back. A consumer that stops
+ * before the end leaves the connection in the middle of a COPY: it is closed, never given to another request.
+ */
+async function * copiedCsv<Row> (pool: pg.Pool, statement: SQL, columns: ReadonlyArray<ExportColumn<Row>>): AsyncGenerator<Buffer> {
+  const text = copyStatement(statement, columns)
+  const client = await pool.connect()
+  let broken: Error | undefined
+  let ended = false
+  let copy: ReturnType<typeof copyTo> | undefined
+  try {
+    await client.query('BEGIN READ ONLY')
+    await client.query(`SET LOCAL statement_timeout = ${EXPORT_COPY_TIMEOUT_MS}`)
+    // The pool's query timeout bounds an ordinary statement; this one lasts as long as the download.
+    copy = client.query(Object.assign(copyTo(text), { query_timeout: EXPORT_COPY_TIMEOUT_MS + QUERY_TIMEOUT_MARGIN_MS }))
+    const lineEnds = crlfLineEnds()
+    for await (const chunk of copy) yield lineEnds(chunk as Buffer)
+    ended = true
+  } catch (err) {
+    broken = err as Error
+    throw err
+  } finally {
+    // pg bounds the COPY with a timer it clears from the query's callback, which a copy stream never calls.
+    (copy as { callback?: () => void } | undefined)?.callback?.()
+    if (!ended) {
+      broken ??= new Error('the export was stopped before its end')
+      copy?.destroy()
+    } else {
+      await client.query('ROLLBACK').catch((err: Error) => { broken = err })
+    }
+    client.release(broken)
+  }
+}
+
 /** Rows a page at a time, each page its own short read (PGlite, and sources with pages of their own). */
 async function * pagedBatches<Row> (db: Db, readPage: PageReader<Row>, batchSize: number): AsyncGenerator<Row[]> {
   let after: Row | undefined
@@ -238,7 +338,11 @@ export function exportBatches<Row> (database: Database, source: ExportSource<Row
  * The export's text, batch by batch, as an async generator: it reads the next batch only when asked for the
  * next chunk, so the consumer's pace (the socket's backpressure) sets the pace of the reads.
  */
-export async function * exportChunks<Row> (database: Database, format: ExportFormat, columns: ReadonlyArray<ExportColumn<Row>>, source: ExportSource<Row>, batchSize = EXPORT_BATCH_SIZE): AsyncGenerator<string> {
+export async function * exportChunks<Row> (database: Database, format: ExportFormat, columns: ReadonlyArray<ExportColumn<Row>>, source: ExportSource<Row>, batchSize = EXPORT_BATCH_SIZE): AsyncGenerator<string | Buffer> {
+  if (format === 'csv' && database.driver === 'pg' && 'select' in source && source.asSelected === true) {
+    yield * copiedCsv((database.db as unknown as { $client: pg.Pool }).$client, source.select(undefined), columns)
+    return
+  }
   if (format === 'csv') yield csvLines([columns.map((c) => c.name)])
   if (format === 'json') yield '['
   let first = true

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import type pg from 'pg'
 import t from 'tap'
 import { query } from '../../src/db/client.js'
-import { csvLines, exportCapacity, exportChunks, exportFormat, fileNameOf, neutraliseFormula, runningExports, tableSchema, takeExportSlot, type ExportColumn, type ExportFormat } from '../../src/lib/streaming.js'
+import { copyStatement, crlfLineEnds, csvLines, exportCapacity, exportChunks, exportFormat, fileNameOf, neutraliseFormula, runningExports, tableSchema, takeExportSlot, type ExportColumn, type ExportFormat } from '../../src/lib/streaming.js'
 import { freshDatabase } from '../helper.js'
 
 const { database } = await freshDatabase(t)
@@ -31,10 +31,11 @@ function numbers (total: number) {
 
 const pool = (): pg.Pool | undefined => database.driver === 'pg' ? (db as unknown as { $client: pg.Pool }).$client : undefined
 
-async function collect (chunks: AsyncGenerator<string>): Promise<string> {
-  let text = ''
-  for await (const chunk of chunks) text += chunk
-  return text
+/** The whole export as text; bytes are joined before decoding, since a chunk may end inside a character. */
+async function collect (chunks: AsyncGenerator<string | Buffer>): Promise<string> {
+  const parts: Buffer[] = []
+  for await (const chunk of chunks) parts.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+  return Buffer.concat(parts).toString('utf8')
 }
 
 t.test('neutraliseFormula quotes exactly the cells beginning with = + - @ tab or carriage return', async (t) => {
@@ -105,6 +106,58 @@ t.test('a failing read fails the export and gives its connection back broken, ne
   t.equal(answer?.one, 1, 'the database still answers')
   const p = pool()
   if (p !== undefined) t.equal(p.idleCount, p.totalCount, 'no connection is left checked out')
+})
+
+/** 2,500 rows whose cells try the writer: formulas, a quoted line break, an empty text, characters beyond ASCII. */
+const tricky = (after: NumberRow | undefined) => sql`SELECT g AS n,
+    CASE g % 5 WHEN 0 THEN '=SUM(A1)' WHEN 1 THEN 'two' || chr(10) || 'lines, "quoted"' WHEN 2 THEN '' WHEN 3 THEN 'Ünïcødé ' || g ELSE '-' || g END AS label,
+    array_to_string(ARRAY['@b' || g, 'a'], ';') AS tags
+  FROM generate_series(1, 2500) AS g WHERE g > ${after?.n ?? 0}::int ORDER BY g`
+
+t.test('a query whose columns are the export\'s is written as the same CSV, with CRLF line ends, whoever writes it', async (t) => {
+  const copied = await collect(exportChunks(database, 'csv', COLUMNS, { select: tricky, asSelected: true }, 1000))
+  const written = await collect(exportChunks(database, 'csv', COLUMNS, { select: tricky }, 1000))
+  const rows = parse(copied) as string[][]
+  t.same(rows, parse(written) as string[][], 'the same cells as the rows written one by one')
+  t.equal(rows.length, 2501, 'the header and every row')
+  t.same(rows[0], ['n', 'label', 'tags'])
+  t.same(rows[1], ['1', 'two\nlines, "quoted"', "'@b1;a"], 'a line break inside a quoted cell is the cell\'s; a text cell beginning with @ is neutralised')
+  t.same(rows[5], ['5', "'=SUM(A1)", "'@b5;a"])
+  t.same(rows[4], ['4', "'-4", "'@b4;a"])
+  t.same(rows[3], ['3', 'Ünïcødé 3', "'@b3;a"], 'characters beyond ASCII arrive whole')
+  t.equal(copied.split('\r\n').length, 2502, 'every line ends with CRLF')
+  t.notOk(/[^\r]\n(?!lines)/.test(copied), 'no bare LF but inside the quoted cell')
+})
+
+t.test('crlfLineEnds ends lines with CRLF outside quotes, across chunks cut anywhere', async (t) => {
+  const ends = crlfLineEnds()
+  const out = Buffer.concat(['a,"b\n', 'c"\nd,', '"""', '"\n', 'e\n'].map((part) => ends(Buffer.from(part)))).toString()
+  t.equal(out, 'a,"b\nc"\r\nd,""""\r\ne\r\n')
+})
+
+t.test('a COPY statement takes only plain values into its text, and only column names fit for SQL', async (t) => {
+  t.throws(() => copyStatement(sql`SELECT ${'a\\b'} AS n`, COLUMNS), /backslash/)
+  t.throws(() => copyStatement(sql`SELECT 1 AS n`, [{ ...COLUMNS[0], name: 'n"; DROP' } as ExportColumn<NumberRow>]), /cannot be written/)
+  t.match(copyStatement(sql`SELECT ${"o'k"} AS label`, COLUMNS), /'o''k'/)
+})
+
+t.test('a COPY consumer that stops gets its connection closed, never given to another request', async (t) => {
+  const p = pool()
+  const big = (after: NumberRow | undefined) => sql`SELECT g AS n, repeat('x', 200) AS label, '' AS tags FROM generate_series(1, 200000) AS g
+    WHERE g > ${after?.n ?? 0}::int ORDER BY g`
+  const chunks = exportChunks(database, 'csv', COLUMNS, { select: big, asSelected: true })
+  await chunks.next()
+  if (p !== undefined) t.equal(p.totalCount - p.idleCount, 1, 'the COPY holds one connection')
+  await chunks.return(undefined)
+  if (p !== undefined) t.equal(p.idleCount, p.totalCount, 'nothing is left checked out')
+  const copying = async (): Promise<number> => (await query<{ n: number }>(db, sql`SELECT count(*)::int AS n FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'COPY%'`))[0]?.n ?? -1
+  if (p !== undefined) {
+    for (let i = 0; i < 100 && await copying() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+    t.equal(await copying(), 0, 'the COPY\'s session has ended')
+  }
+  const [answer] = await query<{ one: number }>(db, sql`SELECT 1 AS one`)
+  t.equal(answer?.one, 1, 'the database still answers')
 })
 
 t.test('exportFormat: format= first, then the Accept header by quality, then the first format offered', async (t) => {

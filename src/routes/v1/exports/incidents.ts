@@ -124,7 +124,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       format,
       fileName: [slug, NAME, from ?? 'start', to ?? today(caller.city.timezone)],
       columns: COLUMNS,
-      select: incidentRecords({ cityId: caller.cityId, from, to, status })
+      select: incidentRecords({ cityId: caller.cityId, from, to, status }),
+      asSelected: true
     })
   })
 }
