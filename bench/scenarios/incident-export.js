@@ -5,7 +5,9 @@
 //
 // The incidents are seeded in prepare, into a city of their own, with one INSERT ... SELECT FROM generate_series
 // (about 1 % opted out of statistics, so the export sends ~99 % of them); the SELECT given to COPY is the one the
-// export itself runs, built by its own function (dist/routes/v1/exports/incidents.js incidentRecords).
+// export itself runs, built by its own function (dist/routes/v1/exports/incidents.js incidentRecords). On PostgreSQL the
+// export's CSV is itself a COPY of that SELECT (with its text cells neutralised, lib/streaming.ts copiedCsv), passed
+// through to the socket with CRLF line ends: the floor is what PostgreSQL alone takes to write the same rows.
 // BENCH_EXPORT_RUNS (2) exports are measured one after the other, after one warm-up that also warms the cache.
 import { spawn } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
