@@ -33,12 +33,17 @@ t.test('under event-loop pressure that sheds GET /v1/city with a 503, GET /healt
   }
   t.equal(calm.statusCode, 200, 'without pressure the city is served')
 
-  await pressure(1500)
-  const answers = await Promise.all([
-    app.inject({ method: 'GET', url: '/health/live' }),
-    app.inject({ method: 'GET', url: '/v1/city', headers: bearer(city.key) }),
-    app.inject({ method: 'GET', url: '/health/live' })
-  ])
+  // A sample covers the second before it: one taken early in the pressure is mostly calm. The pressure goes on
+  // (a few times at most) until a sample has seen a whole second of it.
+  let answers: LightMyRequestResponse[] = []
+  for (let attempt = 0; attempt < 4 && answers[1]?.statusCode !== 503; attempt++) {
+    await pressure(1100)
+    answers = await Promise.all([
+      app.inject({ method: 'GET', url: '/health/live' }),
+      app.inject({ method: 'GET', url: '/v1/city', headers: bearer(city.key) }),
+      app.inject({ method: 'GET', url: '/health/live' })
+    ])
+  }
   const [live, shed, liveAgain] = answers as [LightMyRequestResponse, LightMyRequestResponse, LightMyRequestResponse]
 
   expectProblem(t, shed, 503, 'service_unavailable', 'GET /v1/city under pressure')
