@@ -327,10 +327,13 @@ async function * pagedBatches<Row> (db: Db, readPage: PageReader<Row>, batchSize
 const keysetPages = <Row>(select: ExportQuery<Row>): PageReader<Row> =>
   async (db, after, limit) => await query<Row>(db, sql`${select(after)} LIMIT ${limit}`)
 
+/** The PostgreSQL pool behind a database on the pg driver. */
+const poolOf = (database: Database): pg.Pool => (database.db as unknown as { $client: pg.Pool }).$client
+
 /** An export's rows, a batch at a time, read only as fast as they are taken. */
 export function exportBatches<Row> (database: Database, source: ExportSource<Row>, batchSize = EXPORT_BATCH_SIZE): AsyncGenerator<Row[]> {
   if ('readPage' in source) return pagedBatches(database.db, source.readPage, batchSize)
-  if (database.driver === 'pg') return cursorBatches<Row>((database.db as unknown as { $client: pg.Pool }).$client, source.select(undefined), batchSize)
+  if (database.driver === 'pg') return cursorBatches<Row>(poolOf(database), source.select(undefined), batchSize)
   return pagedBatches(database.db, keysetPages(source.select), batchSize)
 }
 
@@ -340,7 +343,7 @@ export function exportBatches<Row> (database: Database, source: ExportSource<Row
  */
 export async function * exportChunks<Row> (database: Database, format: ExportFormat, columns: ReadonlyArray<ExportColumn<Row>>, source: ExportSource<Row>, batchSize = EXPORT_BATCH_SIZE): AsyncGenerator<string | Buffer> {
   if (format === 'csv' && database.driver === 'pg' && 'select' in source && source.asSelected === true) {
-    yield * copiedCsv((database.db as unknown as { $client: pg.Pool }).$client, source.select(undefined), columns)
+    yield * copiedCsv(poolOf(database), source.select(undefined), columns)
     return
   }
   if (format === 'csv') yield csvLines([columns.map((c) => c.name)])
@@ -360,7 +363,7 @@ export async function * exportChunks<Row> (database: Database, format: ExportFor
  */
 export function exportCapacity (database: Database): number {
   if (database.driver === 'pglite') return 2
-  const max = (database.db as unknown as { $client?: { options?: { max?: number } } }).$client?.options?.max ?? 10
+  const max = poolOf(database).options.max ?? 10
   return Math.max(1, Math.floor(max / 2))
 }
 
