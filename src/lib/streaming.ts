@@ -84,16 +84,17 @@ export type ExportSource<Row> = { select: ExportQuery<Row>, asSelected?: boolean
 
 export const LIST_DELIMITER = ';'
 
+/** What a spreadsheet runs as a formula when a cell begins with it (OWASP, CSV Injection): = + - @ tab CR. */
+const FORMULA_STARTS = ['=', '+', '-', '@', '\t', '\r'].map((c) => c.charCodeAt(0))
+
 /**
- * Neutralises a cell that a spreadsheet would run as a formula (OWASP, CSV Injection): a cell beginning with
- * `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading single quote. Applied to text cells only:
- * numbers are written by the program, never by a resident, and a negative number must stay a number. This is
- * the one place that does it; every CSV export goes through it.
+ * Neutralises a cell that a spreadsheet would run as a formula: a cell beginning with one of FORMULA_STARTS gets
+ * a leading single quote. Applied to text cells only: numbers are written by the program, never by a resident,
+ * and a negative number must stay a number. Every CSV export goes through it, or through its SQL form in
+ * copyStatement (the same characters).
  */
 export function neutraliseFormula (cell: string): string {
-  const first = cell.charCodeAt(0)
-  // = + - @ \t \r
-  return first === 0x3d || first === 0x2b || first === 0x2d || first === 0x40 || first === 0x09 || first === 0x0d ? `'${cell}` : cell
+  return FORMULA_STARTS.includes(cell.charCodeAt(0)) ? `'${cell}` : cell
 }
 
 const CSV_OPTIONS = { record_delimiter: '\r\n' as const }
@@ -241,7 +242,7 @@ export function copyStatement<Row> (statement: SQL, columns: ReadonlyArray<Expor
     const cell = `(export_rows."${name}")::text`
     return PROGRAM_WRITTEN.has(type)
       ? `${cell} AS "${name}"`
-      : `CASE WHEN left(${cell}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') THEN '''' || ${cell} ELSE ${cell} END AS "${name}"`
+      : `CASE WHEN left(${cell}, 1) IN (${FORMULA_STARTS.map((code) => `chr(${code})`).join(', ')}) THEN '''' || ${cell} ELSE ${cell} END AS "${name}"`
   })
   return `COPY (SELECT ${cells.join(', ')} FROM (${text}) AS export_rows) TO STDOUT WITH (FORMAT csv, HEADER)`
 }
