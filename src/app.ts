@@ -7,6 +7,7 @@ import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import { serializeError } from './lib/db-errors.js'
 import { withoutWithheld } from './lib/log-redaction.js'
+import { deferredRequestLogger } from './lib/request-logger.js'
 import { problemBody, ProblemError } from './lib/problems.js'
 import { sharedSchemas } from './lib/schemas.js'
 import { MERGE_PATCH_TYPE } from './lib/merge-patch.js'
@@ -66,6 +67,7 @@ export function serverOptions (config: Config, logger: AppLogger = true): Fastif
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID()
     },
     logController: new OneLinePerRequest({ requestIdLogLabel: 'request_id' }),
+    childLoggerFactory: deferredRequestLogger,
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },

@@ -21,16 +21,19 @@ export interface ProtectionOptions {
 export default fp<ProtectionOptions>(async (app, options) => {
   // Helmet's headers depend on its options only, so they are worked out once, by helmet itself, and set on
   // every answer in one step (the Fastify wrapper builds helmet's middleware again for every request). The set
-  // is the one OWASP's REST Security Cheat Sheet gives for APIs; helmet's headers for browser documents (DNS
-  // prefetch, IE downloads, Flash policies, the XSS auditor, origin clusters, opener isolation) are left out.
-  // Answers may carry personal data: nothing stores them.
+  // is the one OWASP's REST Security Cheat Sheet gives for APIs (no-store, frame-ancestors 'none', HSTS, nosniff,
+  // DENY); helmet's headers for browser documents (referrer policy, resource and opener isolation, DNS prefetch,
+  // IE downloads, Flash policies, the XSS auditor, origin clusters) protect pages and the cookies they carry,
+  // and an API answering bearer-authenticated JSON has neither: they are left out. Every header is a cost on
+  // every answer. Answers may carry personal data: nothing stores them.
   const securityHeaders = {
     ...helmetHeaders({
       // An API answers JSON: nothing it sends may run scripts or be framed. /docs sets its own policy.
       contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-      crossOriginResourcePolicy: { policy: 'same-site' },
       frameguard: { action: 'deny' },
+      crossOriginResourcePolicy: false,
       crossOriginOpenerPolicy: false,
+      referrerPolicy: false,
       originAgentCluster: false,
       xDnsPrefetchControl: false,
       xDownloadOptions: false,
@@ -41,14 +44,18 @@ export default fp<ProtectionOptions>(async (app, options) => {
   }
   app.addHook('onRequest', (_request, reply, done) => { reply.headers(securityHeaders); done() })
 
-  await app.register(cors, {
-    origin: options.corsOrigins.length === 0 ? false : options.corsOrigins,
-    // Every method the spec uses, and every response header it documents, so a browser portal can use them all.
-    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match', 'x-request-id', 'accept'],
-    exposedHeaders: ['etag', 'location', 'content-disposition', 'retry-after', 'x-request-id', 'idempotent-replayed', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
-    maxAge: 600
-  })
+  // Without a configured portal no browser page may read an answer, which is what no CORS headers at all says:
+  // the plugin, and the hook it runs on every request, are left out.
+  if (options.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: options.corsOrigins,
+      // Every method the spec uses, and every response header it documents, so a browser portal can use them all.
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-match', 'x-request-id', 'accept'],
+      exposedHeaders: ['etag', 'location', 'content-disposition', 'retry-after', 'x-request-id', 'idempotent-replayed', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
+      maxAge: 600
+    })
+  }
 
   await app.register(rateLimit, {
     global: true,

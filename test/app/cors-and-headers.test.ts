@@ -103,7 +103,25 @@ t.test('security headers from helmet are on API answers and problems alike', asy
     t.match(String(res.headers['content-security-policy']), /default-src 'none'/, 'a CSP that allows nothing')
     t.match(String(res.headers['content-security-policy']), /frame-ancestors 'none'/, 'and cannot be framed')
     t.ok(res.headers['strict-transport-security'], 'HSTS is set')
+    t.equal(res.headers['x-frame-options'], 'DENY', 'older browsers may not frame it either')
+    t.equal(res.headers['cache-control'], 'no-store', 'nothing keeps a copy')
     t.equal(res.headers['x-powered-by'], undefined, 'the server does not announce itself')
+    for (const page of ['referrer-policy', 'cross-origin-resource-policy', 'cross-origin-opener-policy', 'x-dns-prefetch-control', 'x-xss-protection']) {
+      t.equal(res.headers[page], undefined, `no ${page}: a header for pages, not for an API`)
+    }
+  }
+})
+
+t.test('with no portal configured, no answer carries CORS headers and a preflight is not answered', async (t) => {
+  const { app: closed, database: closedDatabase } = await build(t)
+  const city = await makeCityWithKey(closedDatabase.db)
+  const res = await closed.inject({ method: 'GET', url: '/v1/city', headers: { ...bearer(city.key), origin: PORTAL } })
+  t.equal(res.statusCode, 200, 'the request itself is served')
+  const preflight = await closed.inject({ method: 'OPTIONS', url: '/v1/city', headers: { origin: PORTAL, 'access-control-request-method': 'PATCH' } })
+  t.equal(preflight.statusCode, 404, 'no preflight route')
+  t.match(String(preflight.headers['content-type']), /^application\/problem\+json/, 'a problem, like every refusal')
+  for (const answer of [res, preflight]) {
+    t.same(Object.keys(answer.headers).filter((name) => name.startsWith('access-control-')), [], `no access-control-* on the ${answer.statusCode}`)
   }
 })
 
