@@ -5,7 +5,7 @@ import { invalidField, notFound } from '../../../lib/problems.js'
 import { AUTHENTICATED, mergePatchBody, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
 import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
-import { getCity, toCity, updateCity } from './repo.js'
+import { getCity, readCity, toCity, updateCity } from './repo.js'
 import { CityPatchSchema, CitySchema, isTimezone } from './schema.js'
 
 const city: FastifyPluginAsyncTypebox = async (app) => {
@@ -22,10 +22,10 @@ const city: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: withEtag(CityRef), ...problemResponses(...AUTHENTICATED) }
     }
   }, async (request, reply) => {
-    const row = await getCity(app.db, callerOf(request).cityId)
-    if (row === undefined) throw notFound('city')
-    reply.header('etag', etagOf(row.id, row.version))
-    return toCity(row)
+    const city = await readCity(app.database, callerOf(request).cityId)
+    if (city === undefined) throw notFound('city')
+    reply.header('etag', etagOf(city.id, city.version))
+    return city
   })
 
   app.patch('', {

@@ -1,5 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm'
-import type { Executor } from '../../../db/client.js'
+import { QueryBuilder } from 'drizzle-orm/pg-core'
+import { isoTimestamp, namedStatement, type Database, type Executor } from '../../../db/client.js'
 import { cities } from '../../../db/schema/index.js'
 import { newId } from '../../../lib/ids.js'
 import type { City, CityPatch } from './schema.js'
@@ -20,6 +21,30 @@ export function toCity (row: CityRow): City {
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString()
   }
+}
+
+/**
+ * The city as GET /v1/city answers it, column for column, and its version for the ETag: the one read every
+ * portal's requests make, so its rows go out as the driver parses them, with no mapping in between.
+ */
+const READ_CITY = namedStatement('read_city', new QueryBuilder().select({
+  id: cities.id,
+  slug: cities.slug,
+  name: cities.name,
+  state: cities.state,
+  population: cities.population,
+  timezone: cities.timezone,
+  default_language: cities.defaultLanguage,
+  languages: cities.languages,
+  small_cell_threshold: cities.smallCellThreshold,
+  version: cities.version,
+  created_at: isoTimestamp(cities.createdAt, 'created_at'),
+  updated_at: isoTimestamp(cities.updatedAt, 'updated_at')
+}).from(cities).where(eq(cities.id, sql.placeholder('id'))))
+
+export async function readCity (database: Database, cityId: string): Promise<(City & { version: number }) | undefined> {
+  const [row] = await database.prepared<City & { version: number }>(READ_CITY, [cityId])
+  return row
 }
 
 const prepareGetCity = (db: Executor) =>

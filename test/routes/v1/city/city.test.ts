@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { bearer, build } from '../../../helper.js'
 import { makeCityWithKey, makeKey } from '../../../factories.js'
@@ -15,6 +16,21 @@ t.test('GET /v1/city answers the key\'s own city with an ETag', async (t) => {
   t.equal(body.small_cell_threshold, 10)
   t.match(res.headers.etag, /^"[0-9a-f]{12}-1"$/)
   t.ok(res.headers['x-request-id'])
+})
+
+t.test('GET /v1/city and PATCH /v1/city answer the same city, to the millisecond, from a value held to the microsecond', async (t) => {
+  const city = await makeCityWithKey(db)
+  await db.execute(sql`UPDATE cities SET created_at = '2024-05-01 10:20:30.123789+00' WHERE id = ${city.id}`)
+  const read = await app.inject({ method: 'GET', url: '/v1/city', headers: bearer(city.key) })
+  t.equal(read.json().created_at, '2024-05-01T10:20:30.123Z', 'UTC, milliseconds, as toISOString writes it')
+  t.same(Object.keys(read.json()).sort(), ['created_at', 'default_language', 'id', 'languages', 'name', 'population', 'slug', 'small_cell_threshold', 'state', 'timezone', 'updated_at'], 'the documented members, nothing else')
+  const patched = await app.inject({ method: 'PATCH', url: '/v1/city', headers: { ...bearer(city.key), 'if-match': read.headers.etag as string }, payload: { languages: ['en', 'es'], state: 'OR' } })
+  t.equal(patched.statusCode, 200)
+  const again = await app.inject({ method: 'GET', url: '/v1/city', headers: bearer(city.key) })
+  t.same(again.json(), patched.json(), 'the read answers what the write answered')
+  t.equal(again.headers.etag, patched.headers.etag)
+  t.same(again.json().languages, ['en', 'es'])
+  t.equal(again.json().created_at, '2024-05-01T10:20:30.123Z')
 })
 
 t.test('PATCH /v1/city needs If-Match: missing is 428, stale is 412, current applies and bumps the ETag', async (t) => {
