@@ -28,7 +28,7 @@ export interface Caller {
   city: CitySettings
 }
 
-interface CachedKey extends Caller { expiresAt: number | null, checkedAt: number, touchedAt: number }
+interface CachedKey extends Caller { expiresAt: number | null, checkedAt: number, touchedAt: number, allowance: string }
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -52,15 +52,23 @@ export function bearerToken (request: FastifyRequest): string | null {
   return match?.[1] ?? null
 }
 
-const hashes = new WeakMap<FastifyRequest, string | null>()
+/**
+ * What this plugin works out once per request, kept on the request itself (declared with decorateRequest, so
+ * every request has the same shape): the token's hash, and the look-up of its key.
+ */
+const TOKEN_HASH = Symbol('cohesion.tokenHash')
+const KEY = Symbol('cohesion.key')
+interface Resolved { [TOKEN_HASH]: string | null | undefined, [KEY]: Promise<CachedKey | null> | undefined }
+const resolvedOf = (request: FastifyRequest): Resolved => request as unknown as Resolved
 
 /** The SHA-256 of the request's bearer token (what api_keys stores), computed once per request. */
 export function bearerTokenHash (request: FastifyRequest): string | null {
-  let hash = hashes.get(request)
+  const resolved = resolvedOf(request)
+  let hash = resolved[TOKEN_HASH]
   if (hash === undefined) {
     const token = bearerToken(request)
     hash = token === null ? null : sha256Hex(token)
-    hashes.set(request, hash)
+    resolved[TOKEN_HASH] = hash
   }
   return hash
 }
@@ -96,15 +104,16 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
   // Kept apart from the verified keys, so that a flood of made-up tokens cannot push real keys out.
   const unknown = new LRUCache<string, true>({ max: 100_000, ttl: UNKNOWN_TTL_MS })
   const misses = new LRUCache<string, number>({ max: 100_000, ttl: rateLimitWindowMs })
-  const resolved = new WeakMap<FastifyRequest, Promise<CachedKey | null>>()
   app.decorateRequest('caller', null)
+  app.decorateRequest(TOKEN_HASH, undefined)
+  app.decorateRequest(KEY, undefined)
   app.decorate('forgetApiKey', (secretHash: string) => { cache.delete(secretHash) })
   app.decorate('forgetCity', (cityId: string) => {
     for (const [hash, entry] of cache.entries()) if (entry.cityId === cityId) cache.delete(hash)
   })
   app.decorate('rateLimitSubject', async (request: FastifyRequest) => {
     const entry = await keyOf(request)
-    return entry === null ? `ip:${request.ip}` : `key:${entry.keyId}`
+    return entry === null ? `ip:${request.ip}` : entry.allowance
   })
 
   const findKey = app.db.select({
@@ -121,11 +130,12 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
 
   /** The request's key, verified (null: none, unknown, revoked, or not looked up for a guessing address). */
   function keyOf (request: FastifyRequest): Promise<CachedKey | null> {
-    let entry = resolved.get(request)
+    const resolved = resolvedOf(request)
+    let entry = resolved[KEY]
     if (entry === undefined) {
       const hash = bearerTokenHash(request)
       entry = hash === null ? Promise.resolve(null) : lookup(hash, request.ip, Date.now())
-      resolved.set(request, entry)
+      resolved[KEY] = entry
     }
     return entry
   }
@@ -151,7 +161,8 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
       city: { timezone: row.timezone, smallCellThreshold: row.smallCellThreshold },
       expiresAt: row.expiresAt?.getTime() ?? null,
       checkedAt: now,
-      touchedAt: hit?.touchedAt ?? row.lastUsedAt?.getTime() ?? 0
+      touchedAt: hit?.touchedAt ?? row.lastUsedAt?.getTime() ?? 0,
+      allowance: `key:${row.keyId}`
     }
     cache.set(secretHash, entry)
     return entry
