@@ -39,8 +39,11 @@ declare module 'fastify' {
     forgetApiKey: (secretHash: string) => void
     /** Drops what this process remembers of a city's keys, so that their next request reads its settings again. */
     forgetCity: (cityId: string) => void
-    /** Whose allowance a request draws on: a key this process has verified, else the client's address. */
-    rateLimitSubject: (request: FastifyRequest) => Promise<string>
+    /**
+     * Whose allowance a request draws on: a key this process has verified, else the client's address. Known
+     * at once (no promise) when the key is in memory, as it is for almost every request.
+     */
+    rateLimitSubject: (request: FastifyRequest) => string | Promise<string>
   }
 }
 
@@ -58,7 +61,9 @@ export function bearerToken (request: FastifyRequest): string | null {
  */
 const TOKEN_HASH = Symbol('cohesion.tokenHash')
 const KEY = Symbol('cohesion.key')
-interface Resolved { [TOKEN_HASH]: string | null | undefined, [KEY]: Promise<CachedKey | null> | undefined }
+/** A verified key (null: none), or the look-up still under way when the database had to be asked. */
+type KeyOf = CachedKey | null | Promise<CachedKey | null>
+interface Resolved { [TOKEN_HASH]: string | null | undefined, [KEY]: KeyOf | undefined }
 const resolvedOf = (request: FastifyRequest): Resolved => request as unknown as Resolved
 
 /** The SHA-256 of the request's bearer token (what api_keys stores), computed once per request. */
@@ -111,9 +116,10 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
   app.decorate('forgetCity', (cityId: string) => {
     for (const [hash, entry] of cache.entries()) if (entry.cityId === cityId) cache.delete(hash)
   })
-  app.decorate('rateLimitSubject', async (request: FastifyRequest) => {
-    const entry = await keyOf(request)
-    return entry === null ? `ip:${request.ip}` : entry.allowance
+  app.decorate('rateLimitSubject', (request: FastifyRequest): string | Promise<string> => {
+    const subject = (entry: CachedKey | null): string => entry === null ? `ip:${request.ip}` : entry.allowance
+    const entry = keyOf(request)
+    return entry instanceof Promise ? entry.then(subject) : subject(entry)
   })
 
   const findKey = app.db.select({
@@ -129,23 +135,28 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
     .where(and(eq(apiKeys.secretHash, sql.placeholder('hash')), isNull(apiKeys.revokedAt))).limit(1).prepare('find_api_key')
 
   /** The request's key, verified (null: none, unknown, revoked, or not looked up for a guessing address). */
-  function keyOf (request: FastifyRequest): Promise<CachedKey | null> {
+  function keyOf (request: FastifyRequest): KeyOf {
     const resolved = resolvedOf(request)
     let entry = resolved[KEY]
     if (entry === undefined) {
       const hash = bearerTokenHash(request)
-      entry = hash === null ? Promise.resolve(null) : lookup(hash, request.ip, Date.now())
+      entry = hash === null ? null : lookup(hash, request.ip, Date.now())
       resolved[KEY] = entry
     }
     return entry
   }
 
-  async function lookup (secretHash: string, address: string, now: number): Promise<CachedKey | null> {
+  /** The key from memory when this process verified it within AUTH_CACHE_TTL_MS; else the database is asked. */
+  function lookup (secretHash: string, address: string, now: number): KeyOf {
     const hit = cache.get(secretHash)
     if (hit !== undefined && now - hit.checkedAt < cacheTtlMs) return hit
     if (unknown.has(secretHash)) return null
     const tried = misses.get(address) ?? 0
     if (hit === undefined && tried >= rateLimitMax) return null
+    return verify(secretHash, address, now, hit, tried)
+  }
+
+  async function verify (secretHash: string, address: string, now: number, hit: CachedKey | undefined, tried: number): Promise<CachedKey | null> {
     const [row] = await findKey.execute({ hash: secretHash })
     if (row === undefined) {
       cache.delete(secretHash)
@@ -189,7 +200,8 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
     const challenge = { 'www-authenticate': 'Bearer realm="cohesion"' }
     if (hash === null) throw new ProblemError('unauthorized', 'Send an API key as `Authorization: Bearer <key>`.', { headers: challenge })
     const now = Date.now()
-    const entry = await keyOf(request)
+    const found = keyOf(request)
+    const entry = found instanceof Promise ? await found : found
     if (entry === null || (entry.expiresAt !== null && entry.expiresAt <= now)) {
       throw new ProblemError('unauthorized', 'The API key is unknown, revoked or expired.', { headers: challenge })
     }

@@ -65,7 +65,7 @@ export default fp<ProtectionOptions>(async (app, options) => {
     // Counted per API key, and per client address (behind a proxy, the one TRUST_PROXY names) for requests
     // without a valid key: a missing key, a wrong one, or keys made up by the hundred all draw on their
     // address's allowance, and the auth plugin stops looking up an address's new guesses once it is spent.
-    keyGenerator: async (request) => await app.rateLimitSubject(request),
+    keyGenerator: (request) => app.rateLimitSubject(request),
     errorResponseBuilder: (_request, context) => new ProblemError('rate_limited', `The allowance of ${context.max} requests per ${context.after} is used up.`, {
       headers: { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) }
     })
