@@ -19,7 +19,7 @@ t.test('at warn, a request logger writes nothing below warn and binds the reques
   log.debug('details')
   t.same(lines, [], 'lines below the level are not written')
   t.equal(log.level, 'warn', 'the level is the parent\'s')
-  t.equal(log.isLevelEnabled('info'), false)
+  t.equal((log as unknown as { isLevelEnabled: (level: string) => boolean }).isLevelEnabled('info'), false)
   log.warn({ attempt: 2 }, 'retrying')
   log.error(new Error('broken'), 'failed')
   t.equal(lines.length, 2)

@@ -15,7 +15,7 @@ import { TAXONOMY_VERSION } from '../../../taxonomies/index.js'
 import { incidentImports } from './imports.js'
 import { toIncident, toInput } from './present.js'
 import { getIncident, listIncidents, possibleDuplicates, replaceIncident, sourceScope, type IncidentRow, type ListPosition } from './repo.js'
-import { carriesCodes, dateFilterProblem, mergeIncident, prepareIncident, type PersonalData as Personal } from './rules.js'
+import { carriesCodes, dateFilterProblem, mergeIncident, prepareIncident, ruleContext, type PersonalData as Personal } from './rules.js'
 import { IncidentInputSchema, IncidentListQuery, IncidentPatchSchema, IncidentSchema, type IncidentInput } from './schema.js'
 import { nextCaseState, refuseErasedPersonalData } from './workflow.js'
 
@@ -149,9 +149,8 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
         const caseFields = await nextCaseState(tx, caller, row, patch)
         const { status: _s, duplicate_of: _d, referrals: _r, ...fields } = patch
-        const prepared = prepareIncident(mergeIncident(toInput(row, stored), fields), {
-          timezone: caller.city.timezone, now: new Date(), taxonomyVersion: carriesCodes(fields) ? TAXONOMY_VERSION : row.taxonomyVersion
-        })
+        const prepared = prepareIncident(mergeIncident(toInput(row, stored), fields),
+          ruleContext(caller.city.timezone, carriesCodes(fields) ? TAXONOMY_VERSION : row.taxonomyVersion))
         if (prepared.draft === null) {
           throw new ProblemError('validation_failed', 'The change would leave the incident invalid.', { errors: prepared.problems.map((p) => ({ ...p, path: `/body${p.path}` })) })
         }

@@ -79,8 +79,15 @@ export const carriesCodes = (change: Partial<IncidentInput>): boolean =>
 export interface RuleContext {
   timezone: string
   now: Date
+  /** The calendar day of `now` in the city's timezone. */
+  today: string
   /** The taxonomy version the codes were checked against: the one in force, or the stored one if the change named no code. */
   taxonomyVersion: string
+}
+
+/** What the rules judge a report by: the city's timezone, the clock read once, and the day it makes there. */
+export function ruleContext (timezone: string, taxonomyVersion: string, now = new Date()): RuleContext {
+  return { timezone, now, today: localDate(now, timezone), taxonomyVersion }
 }
 
 /**
@@ -105,7 +112,7 @@ export function prepareIncident (input: IncidentInput, context: RuleContext): { 
   } else if (input.occurred_on != null) {
     occurredOn = input.occurred_on
     if (occurredOn < EARLIEST_DAY) problems.push({ path: '/occurred_on', message: `must be on or after ${EARLIEST_DAY}` })
-    else if (occurredOn > localDate(context.now, context.timezone)) problems.push({ path: '/occurred_on', message: 'must not be in the future' })
+    else if (occurredOn > context.today) problems.push({ path: '/occurred_on', message: 'must not be in the future' })
   }
   const reportedAt = input.reported_at != null ? new Date(input.reported_at) : context.now
   if (reportedAt.getTime() < EARLIEST_INSTANT) problems.push({ path: '/reported_at', message: `must be on or after ${EARLIEST_DAY}` })
