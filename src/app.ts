@@ -134,9 +134,11 @@ export async function buildApp ({ config, database }: AppOptions, logger: AppLog
   // Operations take JSON only (the spec lists no other body type), so text/plain is a 415, not a string that
   // then fails validation as a 400. A route that accepts text registers its own parser.
   app.removeContentTypeParser('text/plain')
-  // A parsed body PostgreSQL cannot store (a NUL character) or too deep to walk safely is refused at the door,
-  // with the same problem as bad JSON. PATCH bodies may say what they are: a JSON Merge Patch.
-  const parseJson = app.getDefaultJsonParser('error', 'error')
+  // A parsed body PostgreSQL cannot store (a NUL character), too deep to walk safely, or carrying a prototype
+  // member is refused at the door, with the same problem as bad JSON; unusableJson looks for all three in one
+  // walk, so the parser does not scan the text for prototype members first. PATCH bodies may say what they are:
+  // a JSON Merge Patch.
+  const parseJson = app.getDefaultJsonParser('ignore', 'ignore')
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser(['application/json', MERGE_PATCH_TYPE], { parseAs: 'string' }, (request, body, done) => {
     parseJson(request, String(body), (err, value) => {

@@ -87,29 +87,42 @@ export function fieldErrors (issues: ValidationIssue[], part: string): FieldErro
 /** How deeply objects and arrays may nest in a body: far beyond any schema of the API, far below the stack's limit. */
 export const MAX_JSON_DEPTH = 64
 
+const NUL = 'Text must not contain NUL characters (\\u0000).'
+const PROTOTYPE = 'Objects must not have a member named __proto__, nor a member named constructor holding a prototype.'
+const hasOwn = Object.prototype.hasOwnProperty
+
 /**
  * What makes a parsed JSON value unusable before any schema looks at it: a NUL character in a string or a
- * member name (PostgreSQL text cannot hold one), or nesting deeper than MAX_JSON_DEPTH (every recursive walk
- * after this one, validation and hashing included, could exhaust the stack). Walks with a stack of its own, so
- * no input can overflow this check itself. Returns the client-safe reason, or null.
+ * member name (PostgreSQL text cannot hold one), nesting deeper than MAX_JSON_DEPTH (every recursive walk
+ * after this one, validation and hashing included, could exhaust the stack), or a member that could reach an
+ * object's prototype once merged into another object (`__proto__`, or `constructor` holding a `prototype`),
+ * found here in the one walk every body gets rather than by scanning its text beforehand. Walks with a stack
+ * of its own, so no input can overflow this check itself. Returns the client-safe reason, or null.
  */
 export function unusableJson (value: unknown): string | null {
-  const pending: Array<{ value: unknown, depth: number }> = [{ value, depth: 0 }]
-  while (pending.length > 0) {
-    const { value: current, depth } = pending.pop() as { value: unknown, depth: number }
+  const values: unknown[] = [value]
+  const depths: number[] = [0]
+  while (values.length > 0) {
+    const current = values.pop()
+    const depth = depths.pop() as number
     if (typeof current === 'string') {
-      if (current.includes('\u0000')) return 'Text must not contain NUL characters (\\u0000).'
+      if (current.includes('\u0000')) return NUL
       continue
     }
     if (current === null || typeof current !== 'object') continue
     if (depth >= MAX_JSON_DEPTH) return `Objects and arrays must not nest more than ${MAX_JSON_DEPTH} levels deep.`
     if (Array.isArray(current)) {
-      for (const item of current) pending.push({ value: item, depth: depth + 1 })
-    } else {
-      for (const [name, item] of Object.entries(current)) {
-        if (name.includes('\u0000')) return 'Text must not contain NUL characters (\\u0000).'
-        pending.push({ value: item, depth: depth + 1 })
-      }
+      for (let i = 0; i < current.length; i++) { values.push(current[i]); depths.push(depth + 1) }
+      continue
+    }
+    const object = current as Record<string, unknown>
+    for (const name in object) {
+      if (name.includes('\u0000')) return NUL
+      const item = object[name]
+      if (name === '__proto__') return PROTOTYPE
+      if (name === 'constructor' && item !== null && typeof item === 'object' && hasOwn.call(item, 'prototype')) return PROTOTYPE
+      values.push(item)
+      depths.push(depth + 1)
     }
   }
   return null

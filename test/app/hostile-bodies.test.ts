@@ -108,6 +108,37 @@ t.test('a NUL character in a member name or in a nested string is a 400 malforme
   t.same(await cityState(city.key), cityBefore, 'the city is unchanged')
 })
 
+t.test('a __proto__ member, or a constructor holding a prototype, anywhere in a body is a 400 malformed_body and changes nothing', async (t) => {
+  const city = await makeCityWithKey(db, [...SCOPES])
+  const keysBefore = await keyCount(city.key)
+  const cityBefore = await cityState(city.key)
+  // Written as text: a JavaScript object literal's __proto__ would set its prototype rather than hold a member.
+  const bodies: Array<[string, 'POST' | 'PATCH', string, string, string]> = [
+    ['__proto__ at the top of an API key', 'POST', '/v1/api-keys', 'application/json', '{"name":"portal","scopes":["admin"],"__proto__":{"admin":true}}'],
+    ['__proto__ escaped, deep in a report', 'POST', '/v1/incidents', 'application/json', withMember(report(), 'location', '{"location_type":"57","\\u005f_proto__":{"x":1}}')],
+    ['constructor.prototype in a report', 'POST', '/v1/incidents', 'application/json', withMember(report(), 'online', '{"is_online":true,"constructor":{"prototype":{"polluted":true}}}')],
+    ['__proto__ in a merge patch', 'PATCH', '/v1/city', MERGE_PATCH, '{"name":"Proto City","__proto__":{"languages":["xx"]}}'],
+    ['constructor.prototype in a batch', 'POST', '/v1/incidents/batch', 'application/json', `[${withMember(report(), 'constructor', '{"prototype":{}}')}]`]
+  ]
+  for (const [what, method, url, type, body] of bodies) {
+    const res = await send(method, url, city.key, type, body, method === 'PATCH' ? { 'if-match': cityBefore.etag } : {})
+    expectProblem(t, res, 400, 'malformed_body', what)
+    t.match(res.json().detail, /__proto__/, `${what}: the detail says why`)
+  }
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype was touched')
+  const named = await send('POST', '/v1/api-keys', city.key, 'application/json', '{"name":"constructor","scopes":["incidents:read"]}', { 'idempotency-key': 'proto-named' })
+  t.equal(named.statusCode, 201, 'the word itself, as a value, is fine')
+  t.equal(await keyCount(city.key), keysBefore + 1, 'no API key was created by the refused bodies')
+  t.equal(await incidentCount(db, city.id), 0, 'no incident was created')
+  t.same(await cityState(city.key), cityBefore, 'the city is unchanged')
+
+  const lines = [JSON.stringify(report()), withMember(report(), '__proto__', '{"x":1}')]
+  const batch = await send('POST', '/v1/incidents/batch', city.key, NDJSON, lines.join('\n'))
+  t.equal(batch.statusCode, 200)
+  t.same(batch.json().items.map((i: Item) => i.outcome), ['created', 'rejected'], 'an NDJSON line with __proto__ is a rejected item')
+  t.match(batch.json().items[1].problems[0].message, /^line 2: .*__proto__/)
+})
+
 type Item = { index: number, id: string | null, outcome: string, problems: Array<{ path: string, message: string }> }
 
 t.test('NDJSON: a line too deep, holding a NUL or not JSON is a rejected item on /body/<index>; good lines are created; CRLF and blank lines are fine', async (t) => {
