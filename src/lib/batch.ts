@@ -7,6 +7,7 @@ import type { Caller } from '../plugins/auth.js'
 import type { AuditActor } from './audit.js'
 import { bulkUpsert, type BulkRow, type BulkTable, type Written } from './bulk-upsert.js'
 import { hmac } from './crypto.js'
+import { localDate } from './dates.js'
 import { newId } from './ids.js'
 import { applyMergePatch, patchedPaths, type JsonObject } from './merge-patch.js'
 import { UnparsableItem } from './ndjson.js'
@@ -89,7 +90,7 @@ export interface Importable<B extends JsonObject, R extends StoredRecord, D, P> 
   /** A stored record with an import merged in; by default a JSON Merge Patch. */
   merge?: (stored: B, body: B) => B
   /** The resource's rules: the draft to store, or the problems (paths relative to the item). */
-  prepare: (input: B, caller: Caller) => { draft: D, problems: [] } | { draft: null, problems: FieldError[] }
+  prepare: (input: B, request: ImportRequest) => { draft: D, problems: [] } | { draft: null, problems: FieldError[] }
   /**
    * Checks, for all the drafts of a request at once, what the rules cannot see alone: references to other
    * records of the city (an organisation, the two ends of a tie). It may complete the drafts (an id found from
@@ -163,6 +164,12 @@ export const contentHashOf = (body: unknown, hashKey: Buffer): string => hmac(ha
  * keep their stored values, personal ones included; null clears one), so a partner or a spreadsheet re-sending
  * what it knows never erases what the city added.
  */
+/**
+ * What every item of one import is judged by: who imports, and the clock, read once for the request, with the
+ * calendar day it makes in the city (what "in the future" means for a date).
+ */
+export interface ImportRequest { caller: Caller, now: Date, today: string }
+
 export async function importItems<B extends JsonObject, R extends StoredRecord, D, P> (app: FastifyInstance, caller: Caller, actor: AuditActor,
   resource: Importable<B, R, D, P>, raw: unknown[], options: ImportOptions): Promise<ImportResult<R>> {
   const check = validatorOf(resource.schema)
@@ -171,6 +178,8 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
   const result: ImportResult<R> = { items: [], written: [], answered: false }
   const valid: Array<Valid<B>> = []
   const seen = new Map<string, number>()
+  const now = new Date()
+  const request: ImportRequest = { caller, now, today: localDate(now, caller.city.timezone) }
 
   raw.forEach((value, index) => {
     const part = options.pathOf(index)
@@ -224,7 +233,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
         }
         input = (resource.merge ?? applyMergePatch)(resource.toInput(found, personal), item.body)
       }
-      const prepared = resource.prepare(input, caller)
+      const prepared = resource.prepare(input, request)
       if (prepared.draft === null) {
         reject(prepared.problems.map((p) => ({ ...p, path: `/${part}${p.path}` })))
         continue

@@ -1,10 +1,9 @@
 import type { Importable } from '../../../lib/batch.js'
-import type { Caller } from '../../../plugins/auth.js'
 import type { PersonalData as Vault } from '../../../lib/personal-data.js'
 import { TAXONOMY_VERSION } from '../../../taxonomies/index.js'
 import { toInput } from './present.js'
 import { findBySourceAndExternalId, INCIDENT_WRITES, type IncidentRow } from './repo.js'
-import { mergeIncident, prepareIncident, ruleContext, type Draft, type PersonalData, type RuleContext } from './rules.js'
+import { mergeIncident, prepareIncident, type Draft, type PersonalData } from './rules.js'
 import { IncidentInputSchema, type IncidentInput } from './schema.js'
 
 /**
@@ -13,7 +12,6 @@ import { IncidentInputSchema, type IncidentInput } from './schema.js'
  * partner's key is limited to its own sources.
  */
 export function incidentImports (personal: Vault<PersonalData>): Importable<IncidentInput, IncidentRow, Draft, PersonalData> {
-  const contexts = new WeakMap<Caller, RuleContext>()
   return {
     kind: 'incident',
     schema: IncidentInputSchema,
@@ -26,16 +24,8 @@ export function incidentImports (personal: Vault<PersonalData>): Importable<Inci
     find: async (db, cityId, bodies) => await findBySourceAndExternalId(db, cityId, bodies.map((b) => ({ source: b.source, externalId: b.external_id as string }))),
     toInput,
     merge: mergeIncident,
-    // Imports carry their codes, so they are checked against the taxonomy in force. One context per request:
-    // all the reports of a batch are judged by the same clock and the same day.
-    prepare: (input, caller) => {
-      let context = contexts.get(caller)
-      if (context === undefined) {
-        context = ruleContext(caller.city.timezone, TAXONOMY_VERSION)
-        contexts.set(caller, context)
-      }
-      return prepareIncident(input, context)
-    },
+    // Imports carry their codes, so they are checked against the taxonomy in force.
+    prepare: (input, { caller, now, today }) => prepareIncident(input, { timezone: caller.city.timezone, now, today, taxonomyVersion: TAXONOMY_VERSION }),
     personal: { of: (draft) => draft.personal, data: personal },
     table: INCIDENT_WRITES,
     auditDetails: (row) => ({ source: row.draft.source })
