@@ -31,20 +31,21 @@ async function main (): Promise<void> {
   flushing.unref()
   process.on('exit', () => { try { destination.flushSync() } catch { /* nothing left to write to */ } })
   const database = await openDatabase(config, logger)
+  // Migrations (on the embedded database, seconds of blocking work) run before the app exists: the load
+  // shedding measures the event loop from the app's start, and would otherwise answer the first requests with
+  // 503 for a delay that was only the start-up.
+  await migrate(database, config.DATABASE_URL)
+  const demo = config.BOOTSTRAP ? await bootstrapDemoCity(database.db) : null
   const app = await buildApp({ config, database }, logger)
   closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS, logger: app.log }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'closing after an unexpected error')
     else app.log.info({ signal }, 'closing: finishing in-flight requests')
     await app.close()
   })
-  await migrate(database, config.DATABASE_URL)
-  if (config.BOOTSTRAP) {
-    const demo = await bootstrapDemoCity(database.db)
-    if (demo !== null) {
-      // Printed to stdout, not logged: the one and only time this secret is shown.
-      process.stdout.write(`\nCreated city "${demo.citySlug}" with an admin API key (shown only now):\n\n  ${demo.key}\n\n` +
-        `Try: curl -H "Authorization: Bearer ${demo.key}" http://${config.HOST}:${config.PORT}/v1/city\n\n`)
-    }
+  if (demo !== null) {
+    // Printed to stdout, not logged: the one and only time this secret is shown.
+    process.stdout.write(`\nCreated city "${demo.citySlug}" with an admin API key (shown only now):\n\n  ${demo.key}\n\n` +
+      `Try: curl -H "Authorization: Bearer ${demo.key}" http://${config.HOST}:${config.PORT}/v1/city\n\n`)
   }
   await app.listen({ port: config.PORT, host: config.HOST })
   app.log.info({ database: database.driver, docs: '/docs' }, 'cohesion is ready')
