@@ -157,20 +157,25 @@ async function probe (label, url, request, check) {
 /**
  * Measures one request (an autocannon request: method, path, headers, body) against a server: a probe whose
  * body `check` must accept, a warm-up of BENCH_WARMUP seconds, then BENCH_DURATION seconds with
- * BENCH_CONNECTIONS connections. Any non-2xx answer, error or timeout makes the measurement invalid.
+ * BENCH_CONNECTIONS connections; in a sliced scenario (ctx.slice), one slice of that time, the probe and the
+ * warm-up before the first only. Any non-2xx answer, error or timeout makes the measurement invalid.
  * Answers the figures every scenario reports: rate per second, latency, count, and CPU µs per request.
  */
 export async function measureRequests (ctx, server, { label, request, check }) {
-  const { settings, database } = ctx
-  await probe(label, server.url, request, check)
-  if (settings.warmup > 0) {
-    process.stdout.write(`  ${label}: warm-up ${settings.warmup} s ... `)
-    assertClean(`${label} (warm-up)`, await load(server.url, request, settings, settings.warmup))
-    process.stdout.write('done\n')
+  const { settings, database, slice = { index: 0, count: 1 } } = ctx
+  const duration = settings.duration / slice.count
+  const part = slice.count > 1 ? ` (slice ${slice.index + 1} of ${slice.count})` : ''
+  if (slice.index === 0) {
+    await probe(label, server.url, request, check)
+    if (settings.warmup > 0) {
+      process.stdout.write(`  ${label}: warm-up ${settings.warmup} s ... `)
+      assertClean(`${label} (warm-up)`, await load(server.url, request, settings, settings.warmup))
+      process.stdout.write('done\n')
+    }
   }
   const meter = cpuMeter(server.pid, await database.backendPids())
-  process.stdout.write(`  ${label}: measuring ${settings.duration} s ... `)
-  const result = await load(server.url, request, settings, settings.duration)
+  process.stdout.write(`  ${label}: measuring ${fmt(duration, duration % 1 === 0 ? 0 : 1)} s${part} ... `)
+  const result = await load(server.url, request, settings, duration)
   const cpu = meter.stop()
   const total = result.requests.total
   process.stdout.write(`${fmt(result.requests.average, 0)} req/s\n`)
@@ -183,6 +188,27 @@ export async function measureRequests (ctx, server, { label, request, check }) {
     units: total,
     requests: total,
     cpu: { server: cpu.server / total, postgres: cpu.postgres / total, load: cpu.load / total }
+  }
+}
+
+/**
+ * One side's figures from its slices of equal length: the mean rate, spread and latencies, the counts summed,
+ * and CPU per request over all of them; `slices` keeps each slice's rate for the report.
+ */
+export function mergeSlices (slices) {
+  if (slices.length === 1) return slices[0]
+  const avg = (get) => slices.reduce((sum, m) => sum + get(m), 0) / slices.length
+  const requests = slices.reduce((sum, m) => sum + m.requests, 0)
+  const cpu = (part) => slices.reduce((sum, m) => sum + m.cpu[part] * m.requests, 0) / requests
+  return {
+    rate: avg((m) => m.rate),
+    rateSd: avg((m) => m.rateSd ?? 0),
+    p50: avg((m) => m.p50),
+    p99: avg((m) => m.p99),
+    units: slices.reduce((sum, m) => sum + m.units, 0),
+    requests,
+    cpu: { server: cpu('server'), postgres: cpu('postgres'), load: cpu('load') },
+    slices: slices.map((m) => m.rate)
   }
 }
 

@@ -7,10 +7,12 @@
 //   1. drops and creates its own database (BENCH_DATABASE_URL), migrates it and generates BENCH_CITIES cities
 //      with their keys (bench/data.js), then the seeds the selected scenarios name (bench/data.js SEEDS; the
 //      incident scenarios: BENCH_INCIDENTS incidents in each of two cities), then each scenario's `prepare`;
-//   2. for each side, one at a time as a child process (so that on a small machine only one competes with
-//      the load generator and PostgreSQL): Cohesion at each of BENCH_LOG_LEVELS, then the bare server; runs
-//      every selected scenario's measurement for that side (Cohesion's, or the floor's while the bare server
-//      is up);
+//   2. for each scenario in turn, and each side of it one after the other: Cohesion at each of
+//      BENCH_LOG_LEVELS, then the bare server, each started afresh as a child process for that scenario
+//      alone (so that on a small machine only one competes with the load generator and PostgreSQL, and a
+//      figure such as the export's peak memory is the scenario's own). A sliced scenario (the request
+//      scenarios with a floor server) starts all its sides at once and measures them in turns of
+//      BENCH_DURATION / BENCH_SLICES seconds, so that its ratios compare the machine in the same state;
 //   3. counts the SQL round trips per operation of the scenarios' `roundTrips` (bench/round-trips.js): a
 //      Cohesion child at its default log level connected through a counting proxy, BENCH_ROUND_TRIPS requests
 //      of each operation one after the other, after a warm-up;
@@ -39,6 +41,9 @@
 //   notes(ctx)                    optional: [{ text, ok }] printed under the headline; a failed one is reported;
 //   verdicts(ctx)                 optional, for a scenario without a floor: its own targets, [{ label, figure,
 //                                 target, met }] (texts and a boolean), printed and summed up with the ratios;
+//   sliced                        optional: true for a request scenario whose sides take turns in slices of its
+//                                 duration (measureAlternately), its measurement functions honouring ctx.slice
+//                                 as measureRequests does;
 //   roundTrips, afterRoundTrips(ctx)
 //                                 optional: operations whose round trips are counted ({ name, setup(server,
 //                                 ctx, count)?, send(server, ctx, state, i) }), and what undoes their writes.
@@ -47,11 +52,13 @@
 //
 // Settings (environment):
 //   BENCH_DATABASE_URL    postgres://postgres@127.0.0.1:5432/cohesion_bench (dropped and re-created!)
-//   BENCH_DURATION        seconds measured per request scenario and side (10)
-//   BENCH_WARMUP          seconds of warm-up before each of those measurements (3)
+//   BENCH_DURATION        seconds measured per request scenario and side (20; in BENCH_SLICES slices)
+//   BENCH_WARMUP          seconds of warm-up of each side before its first measurement (5)
 //   BENCH_CONNECTIONS     concurrent connections of the request scenarios (20)
 //   BENCH_PIPELINING      requests in flight per connection (1)
-//   BENCH_ROUNDS          how many times every side runs; figures are averaged (1)
+//   BENCH_ROUNDS          how many times each scenario's sides run in turn; figures are averaged (1)
+//   BENCH_SLICES          a sliced scenario's BENCH_DURATION is measured in this many slices per side, the
+//                         sides taking turns (5)
 //   BENCH_POOL_SIZE       database pool size of both servers (10, Cohesion's default)
 //   BENCH_CITIES          cities generated (200)
 //   BENCH_KEYS_PER_CITY   API keys per city (3)
@@ -100,7 +107,7 @@ import { ConfigSchema } from '../dist/config.js'
 import { openDatabase } from '../dist/db/client.js'
 import { migrate } from '../dist/db/migrate.js'
 import { seed, SEEDS } from './data.js'
-import { benchDatabase, fmt, InvalidMeasurement, list, positive, sleep } from './harness.js'
+import { benchDatabase, fmt, InvalidMeasurement, list, mergeSlices, positive, sleep } from './harness.js'
 import { countRoundTrips, startCountingProxy } from './round-trips.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -108,11 +115,12 @@ const env = process.env
 
 const settings = {
   databaseUrl: env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/cohesion_bench',
-  duration: positive('BENCH_DURATION', 10),
-  warmup: positive('BENCH_WARMUP', 3, { zero: true }),
+  duration: positive('BENCH_DURATION', 20),
+  warmup: positive('BENCH_WARMUP', 5, { zero: true }),
   connections: positive('BENCH_CONNECTIONS', 20),
   pipelining: positive('BENCH_PIPELINING', 1),
   rounds: positive('BENCH_ROUNDS', 1),
+  slices: positive('BENCH_SLICES', 5),
   poolSize: positive('BENCH_POOL_SIZE', 10),
   cities: positive('BENCH_CITIES', 200),
   keysPerCity: positive('BENCH_KEYS_PER_CITY', 3),
@@ -336,7 +344,7 @@ function report (chosen, sides, results, roundTrips, ctx) {
   console.log('\n' + line)
   console.log(`Cohesion benchmark — ${settings.connections} connections, pipelining ${settings.pipelining}, ${settings.duration} s per run (+${settings.warmup} s warm-up), ` +
     `${settings.rounds} round(s), pool ${settings.poolSize}, ${settings.cities} cities`)
-  console.log(`Machine: ${cpuCount()} CPU(s), node ${process.version}; load generator in this process, servers as children one at a time`)
+  console.log(`Machine: ${cpuCount()} CPU(s), node ${process.version}; load generator in this process, servers as children, measured one at a time`)
   console.log(`Cohesion: ${settings.logLevels.map(levelLabel).join(', then ')}; ${Object.entries(shown).map(([k, v]) => `${k}=${v}`).join(' ')}`)
   const verdicts = []
   let checksOk = true
@@ -354,6 +362,7 @@ function report (chosen, sides, results, roundTrips, ctx) {
       if (runs.length === 0) continue
       console.log(tableRow(side.kind === 'floor' ? scenario.floorLabel : side.label, runs))
       if (runs.length > 1) console.log(`  ${''.padEnd(COLUMNS[0])} rounds: ${runs.map((r) => fmt(r.rate, 0)).join(', ')}`)
+      for (const r of runs) if (r.slices !== undefined) console.log(`  ${''.padEnd(COLUMNS[0])} slices: ${r.slices.map((rate) => fmt(rate, 0)).join(', ')}`)
     }
     for (const v of scenario.verdicts?.(ctx) ?? []) {
       verdicts.push({ scenario: scenario.name, ...v })
@@ -449,6 +458,31 @@ async function measureRoundTrips (chosen, ctx) {
   }
 }
 
+/**
+ * A sliced scenario's sides are all started, then measured in turn, BENCH_SLICES times each, a slice of
+ * BENCH_DURATION / BENCH_SLICES seconds at a time (the order reversed every other pass): a side's figures are
+ * the mean of its slices, so that a change in the machine's speed during the scenario weighs on every side
+ * alike. The warm-up runs before a side's first slice only. Servers not being measured sit idle.
+ */
+async function measureAlternately (scenario, own, ctx, roundLabel) {
+  const servers = []
+  try {
+    for (const side of own) {
+      console.log(`${roundLabel}starting ${side.label}`)
+      servers.push({ side, server: await startServer(side), slices: [] })
+    }
+    for (let index = 0; index < settings.slices; index++) {
+      const order = index % 2 === 0 ? servers : [...servers].reverse()
+      for (const entry of order) {
+        entry.slices.push(await scenario[entry.side.kind](entry.server, { ...ctx, slice: { index, count: settings.slices } }))
+      }
+    }
+    return servers.map(({ side, slices }) => [side, mergeSlices(slices)])
+  } finally {
+    for (const { server } of servers) await stopServer(server)
+  }
+}
+
 async function main () {
   const scenarios = await loadScenarios()
   const chosen = scenarios.filter((s) => settings.only === undefined || settings.only.includes(s.name))
@@ -466,20 +500,28 @@ async function main () {
   for (const scenario of chosen) await scenario.prepare?.(ctx)
 
   const results = new Map(chosen.map((s) => [s.name, new Map()]))
-  for (let round = 1; round <= settings.rounds; round++) {
-    for (const side of sides) {
-      console.log(`${settings.rounds > 1 ? `Round ${round}: ` : ''}starting ${side.label}`)
-      const server = await startServer(side)
-      try {
-        for (const scenario of chosen) {
-          if (scenario[side.kind] === null) continue
-          const m = await scenario[side.kind](server, ctx)
-          const perSide = results.get(scenario.name)
-          if (!perSide.has(side.key)) perSide.set(side.key, [])
-          perSide.get(side.key).push(m)
+  for (const scenario of chosen) {
+    console.log(`${scenario.name}:`)
+    const own = sides.filter((side) => scenario[side.kind] !== null)
+    const perSide = results.get(scenario.name)
+    const record = (side, m) => {
+      if (!perSide.has(side.key)) perSide.set(side.key, [])
+      perSide.get(side.key).push(m)
+    }
+    for (let round = 1; round <= settings.rounds; round++) {
+      const roundLabel = settings.rounds > 1 ? `Round ${round}: ` : ''
+      if (scenario.sliced === true) {
+        for (const [side, m] of await measureAlternately(scenario, own, ctx, roundLabel)) record(side, m)
+        continue
+      }
+      for (const side of own) {
+        console.log(`${roundLabel}starting ${side.label}`)
+        const server = await startServer(side)
+        try {
+          record(side, await scenario[side.kind](server, ctx))
+        } finally {
+          await stopServer(server)
         }
-      } finally {
-        await stopServer(server)
       }
     }
   }

@@ -10,6 +10,7 @@ export default {
   // A log line per request is what users get at the default level; warn shows the rest of the stack.
   target: { default: 0.70, warn: 0.85 },
   unit: 'request',
+  sliced: true,
   seeds: [],
   floorLabel: 'bare (Fastify + pg)',
 

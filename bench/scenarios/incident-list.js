@@ -30,6 +30,7 @@ export default {
   description: (settings) => `GET /v1/incidents?${query}: one page (${LIST_LIMIT}) at ${fmt(settings.incidents, 0)} incidents in the city`,
   target: 0.85,
   unit: 'request',
+  sliced: true,
   seeds: ['incidents'],
   floorLabel: 'bare (Fastify + pg)',
 
