@@ -43,8 +43,7 @@ const READ_CITY = namedStatement('read_city', new QueryBuilder().select({
 }).from(cities).where(eq(cities.id, sql.placeholder('id'))))
 
 export async function readCity (database: Database, cityId: string): Promise<(City & { version: number }) | undefined> {
-  const [row] = await database.prepared<City & { version: number }>(READ_CITY, [cityId])
-  return row
+  return (await database.prepared<City & { version: number }>(READ_CITY, [cityId]))[0]
 }
 
 const prepareGetCity = (db: Executor) =>
