@@ -13,6 +13,8 @@ pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value)
 const pool = new pg.Pool({
   connectionString: process.env.DATABASE_URL,
   max: Number(process.env.DATABASE_POOL_SIZE ?? 10),
+  // As long as Cohesion's pool keeps an idle connection: a side waiting for its next slice keeps its sessions.
+  idleTimeoutMillis: 30000,
   application_name: 'cohesion-bench-bare'
 })
 pool.on('error', (err) => { process.stderr.write(`bare: idle client error: ${err.message}\n`) })

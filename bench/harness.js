@@ -100,27 +100,31 @@ function cpuUs (pid) {
 }
 
 /**
- * Starts counting the CPU time of the server (a pid, or null when the work runs in this process), of the
- * given PostgreSQL backends and of this process (the load generator). `stop()` answers the microseconds each
- * spent since.
+ * Starts counting the CPU time of the server (a pid, or null when the work runs in this process), of the bench
+ * database's PostgreSQL backends and of this process (the load generator). `stop()` answers the microseconds
+ * each spent since; a backend that started meanwhile (a pool that had closed an idle connection opens a new
+ * one) counts whole, since all its time falls inside.
  */
-export function cpuMeter (serverPid, pgPids) {
+export async function cpuMeter (serverPid, database) {
   const snapshot = (pids) => new Map(pids.map((pid) => [pid, cpuUs(pid)]))
-  const since = (before) => {
+  const since = (before, now) => {
     let total = 0
-    for (const [pid, start] of before) {
+    for (const pid of new Set([...before.keys(), ...now])) {
+      const start = before.has(pid) ? before.get(pid) : 0
       const end = cpuUs(pid)
       if (start !== null && end !== null) total += end - start
     }
     return total
   }
   const server = serverPid === null ? null : snapshot([serverPid])
-  const postgres = snapshot(pgPids)
+  const postgres = snapshot(await database.backendPids())
   const self = process.cpuUsage()
   return {
-    stop () {
+    async stop () {
       const load = process.cpuUsage(self)
-      return { server: server === null ? NaN : since(server), postgres: since(postgres), load: load.user + load.system }
+      const serverUs = server === null ? NaN : since(server, [serverPid])
+      const postgresUs = since(postgres, await database.backendPids())
+      return { server: serverUs, postgres: postgresUs, load: load.user + load.system }
     }
   }
 }
@@ -173,10 +177,10 @@ export async function measureRequests (ctx, server, { label, request, check }) {
       process.stdout.write('done\n')
     }
   }
-  const meter = cpuMeter(server.pid, await database.backendPids())
+  const meter = await cpuMeter(server.pid, database)
   process.stdout.write(`  ${label}: measuring ${fmt(duration, duration % 1 === 0 ? 0 : 1)} s${part} ... `)
   const result = await load(server.url, request, settings, duration)
-  const cpu = meter.stop()
+  const cpu = await meter.stop()
   const total = result.requests.total
   process.stdout.write(`${fmt(result.requests.average, 0)} req/s\n`)
   assertClean(label, result)

@@ -105,7 +105,7 @@ export default {
     const body = checked(await read(server, ctx), label)
     process.stdout.write(`  ${label}: ${own.warmup} warm-up and ${own.requests} measured requests ... `)
     for (let i = 0; i < own.warmup; i++) await read(server, ctx)
-    const meter = cpuMeter(server.pid, await ctx.database.backendPids())
+    const meter = await cpuMeter(server.pid, ctx.database)
     const latencies = []
     let bytes = 0
     const started = performance.now()
@@ -115,7 +115,7 @@ export default {
       latencies.push(performance.now() - t0)
     }
     const seconds = (performance.now() - started) / 1000
-    const cpu = meter.stop()
+    const cpu = await meter.stop()
     const run = { p50: percentile(latencies, 50), p99: percentile(latencies, 99), mean: mean(latencies), bytes, rollup: body.rollup }
     const runs = runsOf(ctx)
     if (!runs.has(server.label)) runs.set(server.label, [])

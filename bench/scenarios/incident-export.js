@@ -116,12 +116,12 @@ export default {
       const rssBefore = memoryMb(server.pid, 'VmRSS')
       let rssPeak = rssBefore
       const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, memoryMb(server.pid, 'VmRSS')) }, RSS_SAMPLE_MS)
-      const meter = cpuMeter(server.pid, await database.backendPids())
+      const meter = await cpuMeter(server.pid, database)
       const t0 = performance.now()
       let got
       try { got = await exportOnce(server, ctx) } finally { clearInterval(sampler) }
       const seconds = (performance.now() - t0) / 1000
-      const cpu = meter.stop()
+      const cpu = await meter.stop()
       rssPeak = Math.max(rssPeak, memoryMb(server.pid, 'VmRSS'))
       const rows = got.lines - 1
       if (rows !== fixtures.exportRows) throw new InvalidMeasurement(`${label}: ${rows} rows exported, ${fixtures.exportRows} expected`)

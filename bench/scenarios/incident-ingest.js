@@ -223,10 +223,10 @@ async function warmUp (ctx, label, list, send) {
 /** Times the measured batches and turns them into the figures of the report, per row. */
 async function timedIngest (ctx, label, cityId, list, send, serverPid) {
   const before = await countIncidents(ctx, cityId)
-  const meter = cpuMeter(serverPid, await ctx.database.backendPids())
+  const meter = await cpuMeter(serverPid, ctx.database)
   process.stdout.write(`  ${label}: measuring ${fmt(own.rows, 0)} rows ... `)
   const { elapsedMs, latencies } = await drive(list, send)
-  const cpu = meter.stop()
+  const cpu = await meter.stop()
   const rows = list.reduce((n, b) => n + b.rows, 0)
   const rate = rows / (elapsedMs / 1000)
   process.stdout.write(`${fmt(rate, 0)} rows/s in ${fmt(elapsedMs / 1000, 2)} s\n`)

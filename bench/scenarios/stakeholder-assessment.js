@@ -59,7 +59,7 @@ export default {
     const rssBefore = memoryMb(server.pid, 'VmRSS')
     let rssPeak = rssBefore
     const sampler = setInterval(() => { rssPeak = Math.max(rssPeak, memoryMb(server.pid, 'VmRSS')) }, RSS_SAMPLE_MS)
-    const meter = cpuMeter(server.pid, await database.backendPids())
+    const meter = await cpuMeter(server.pid, database)
     const latencies = []
     let bytes = 0
     const started = performance.now()
@@ -73,7 +73,7 @@ export default {
       clearInterval(sampler)
     }
     const seconds = (performance.now() - started) / 1000
-    const cpu = meter.stop()
+    const cpu = await meter.stop()
     rssPeak = Math.max(rssPeak, memoryMb(server.pid, 'VmRSS'))
     const run = {
       p50: percentile(latencies, 50),

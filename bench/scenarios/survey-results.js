@@ -146,7 +146,7 @@ export default {
     await sql.connect()
     const runs = runsOf(ctx)
     if (!runs.has(server.label)) runs.set(server.label, [])
-    const meter = cpuMeter(server.pid, await database.backendPids())
+    const meter = await cpuMeter(server.pid, database)
     const all = []
     const started = performance.now()
     try {
@@ -199,7 +199,7 @@ export default {
       await sql.end()
     }
     const seconds = (performance.now() - started) / 1000
-    const cpu = meter.stop()
+    const cpu = await meter.stop()
     const n = all.length
     return {
       rate: n / seconds,
