@@ -5,6 +5,7 @@ import { bootstrapDemoCity } from './bootstrap.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { openDatabase } from './db/client.js'
 import { migrate } from './db/migrate.js'
+import { LOAD_SAMPLE_INTERVAL_MS } from './plugins/protection.js'
 
 /** Log lines are written in blocks of about this size, or after LOG_FLUSH_MS, whichever comes first. */
 const LOG_BLOCK_BYTES = 8 * 1024
@@ -32,8 +33,7 @@ async function main (): Promise<void> {
   process.on('exit', () => { try { destination.flushSync() } catch { /* nothing left to write to */ } })
   const database = await openDatabase(config, logger)
   // Migrations (on the embedded database, seconds of blocking work) run before the app exists: the load
-  // shedding measures the event loop from the app's start, and would otherwise answer the first requests with
-  // 503 for a delay that was only the start-up.
+  // shedding measures the event loop from the app's start, and would take them for an overload.
   await migrate(database, config.DATABASE_URL)
   const demo = config.BOOTSTRAP ? await bootstrapDemoCity(database.db) : null
   const app = await buildApp({ config, database }, logger)
@@ -42,6 +42,11 @@ async function main (): Promise<void> {
     else app.log.info({ signal }, 'closing: finishing in-flight requests')
     await app.close()
   })
+  // Compiling every route's schemas at start blocks the event loop for a moment, and the load shedding, which
+  // samples the loop's delay every interval, would take that for an overload and answer the first requests
+  // 503. Listening starts once a sample of calm has replaced it.
+  await app.ready()
+  if (config.MAX_EVENT_LOOP_DELAY_MS > 0) await new Promise((resolve) => setTimeout(resolve, LOAD_SAMPLE_INTERVAL_MS * 1.5))
   if (demo !== null) {
     // Printed to stdout, not logged: the one and only time this secret is shown.
     process.stdout.write(`\nCreated city "${demo.citySlug}" with an admin API key (shown only now):\n\n  ${demo.key}\n\n` +

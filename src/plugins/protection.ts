@@ -6,6 +6,9 @@ import fp from 'fastify-plugin'
 import { ProblemError } from '../lib/problems.js'
 import { sendProblem } from './problems.js'
 
+/** How often the load shedding samples the event loop's delay (the mean over the interval before). */
+export const LOAD_SAMPLE_INTERVAL_MS = 1000
+
 export interface ProtectionOptions {
   corsOrigins: string[]
   rateLimitMax: number
@@ -74,6 +77,7 @@ export default fp<ProtectionOptions>(async (app, options) => {
   if (options.maxEventLoopDelayMs > 0) {
     await app.register(underPressure, {
       maxEventLoopDelay: options.maxEventLoopDelayMs,
+      sampleInterval: LOAD_SAMPLE_INTERVAL_MS,
       retryAfter: 10,
       exposeStatusRoute: false,
       pressureHandler: (request, reply) => {
