@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
@@ -110,8 +111,55 @@ export async function openDatabase (options: DatabaseOptions, log?: Logger): Pro
     }
   }
   mkdirSync(options.DATA_DIR, { recursive: true })
-  const client = await PGlite.create(`${options.DATA_DIR}/pgdata`)
-  return openPglite(client)
+  const release = lockDataDir(options.DATA_DIR)
+  try {
+    const database = openPglite(await PGlite.create(`${options.DATA_DIR}/pgdata`))
+    return { ...database, close: closeOnce(async () => { try { await database.close() } finally { release() } }) }
+  } catch (err) {
+    release()
+    throw err
+  }
+}
+
+/** Another process has the embedded database open. */
+export class DataDirInUseError extends Error {}
+
+/** Whether a process of this machine is running (a signal 0 reaches it, or it exists but is not ours to signal). */
+function running (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * The embedded database is one process's: a second one opening the same files (a command run beside the
+ * server) would write them without the first knowing, and could corrupt them. DATA_DIR/cohesion.lock names the
+ * process that has it; a lock whose process has ended (killed, crashed) is taken over. Answers the release.
+ */
+function lockDataDir (dir: string): () => void {
+  const path = join(dir, 'cohesion.lock')
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' })
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err
+      const holder = Number.parseInt(readFileSync(path, 'utf8'), 10)
+      if (Number.isInteger(holder) && holder !== process.pid && running(holder)) {
+        throw new DataDirInUseError(`the embedded database in ${dir} is open in process ${holder} (a running server?). ` +
+          'Stop it first, or do this through the API while it runs (API keys: POST /v1/api-keys with an admin key).')
+      }
+      unlinkSync(path)
+    }
+  }
+  return () => {
+    try {
+      if (Number.parseInt(readFileSync(path, 'utf8'), 10) === process.pid) unlinkSync(path)
+    } catch { /* already gone */ }
+  }
 }
 
 /** Wraps an open PGlite (a data directory, or an in-memory copy of a migrated template in tests). */

@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PGlite } from '@electric-sql/pglite'
+import { sql } from 'drizzle-orm'
 import t from 'tap'
+import { openDatabase } from '../../src/db/client.js'
 
 // The `cohesion` command as an operator runs it, in a child process on its own embedded database.
 // TEST_DATABASE_URL is deliberately ignored: each run boots PGlite in a fresh DATA_DIR, so the runs are few.
@@ -123,4 +125,32 @@ t.test('what the commands wrote is in the database: a hashed, revoked key and an
     { action: 'api_key.created', actor_type: 'cli', actor_key_id: null },
     { action: 'api_key.revoked', actor_type: 'cli', actor_key_id: null }
   ])
+})
+
+t.test('a command run while another process has the embedded database open is refused and changes nothing; a lock left by a process that ended is taken over', async (t) => {
+  const lock = join(dataDir, 'cohesion.lock')
+  // This test's process opens it, as a running server would.
+  const held = await openDatabase({ DATA_DIR: dataDir, DATABASE_POOL_SIZE: 1, DATABASE_CONNECT_TIMEOUT_MS: 5000, DATABASE_STATEMENT_TIMEOUT_MS: 30000 })
+  let closed = false
+  t.teardown(async () => { if (!closed) await held.close() })
+  const refused = await cohesion('keys', 'create', '--city', 'stamford', '--name', 'beside', '--scopes', 'incidents:read')
+  t.equal(refused.code, 1, refused.stderr)
+  t.match(refused.stderr, `is open in process ${process.pid}`)
+  t.match(refused.stderr, /POST \/v1\/api-keys/, 'the message says how to do it while the server runs')
+  t.equal(refused.stdout, '')
+  const keys = await held.db.execute(sql`SELECT count(*)::int AS n FROM api_keys WHERE name = 'beside'`) as unknown as { rows: Array<{ n: number }> }
+  t.equal(keys.rows[0]?.n, 0, 'no key was created')
+  await held.close()
+  closed = true
+  t.notOk(existsSync(lock), 'closing releases the lock')
+
+  // A server killed without closing leaves its lock behind; the process it names no longer runs.
+  const ended = spawn(process.execPath, ['-e', ''])
+  const pid = ended.pid as number
+  await new Promise((resolve) => ended.on('close', resolve))
+  writeFileSync(lock, `${pid}\n`)
+  const run = await cohesion('keys', 'create', '--city', 'stamford', '--name', 'after', '--scopes', 'incidents:read')
+  t.equal(run.code, 0, run.stderr)
+  t.match(JSON.parse(run.stdout), { scopes: ['incidents:read'] })
+  t.notOk(existsSync(lock), 'the command released the lock it took over')
 })
