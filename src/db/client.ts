@@ -148,7 +148,7 @@ function lockDataDir (dir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err
       const holder = Number.parseInt(readFileSync(path, 'utf8'), 10)
-      if (Number.isInteger(holder) && holder !== process.pid && running(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && running(holder)) {
         throw new DataDirInUseError(`the embedded database in ${dir} is open in process ${holder} (a running server?). ` +
           'Stop it first, or do this through the API while it runs (API keys: POST /v1/api-keys with an admin key).')
       }
