@@ -58,8 +58,15 @@ export function fieldErrors (issues: ValidationIssue[], part: string): FieldErro
   // A value that fits none of a union's branches gets one message naming them, not one per branch.
   const unions = new Set(issues.filter((i) => i.keyword === 'anyOf').map((i) => i.instancePath ?? ''))
   for (const path of unions) {
-    const alternatives = issues.filter((i) => (i.instancePath ?? '') === path && i.keyword !== 'anyOf').map((i) => (i.message ?? '').replace(/^must be /, ''))
-    add(`/${part}${path}`, alternatives.length > 0 ? `must be ${alternatives.join(' or ')}` : 'is not valid')
+    const messages = issues.filter((i) => (i.instancePath ?? '') === path && i.keyword !== 'anyOf').map((i) => i.message ?? '')
+    // "must be string" and "must be null" read "must be string or null"; with any other kind of message among
+    // them, each keeps its own verb: "must match format "email" or be null".
+    const text = messages.length === 0
+      ? 'is not valid'
+      : messages.every((m) => m.startsWith('must be '))
+        ? `must be ${messages.map((m) => m.slice('must be '.length)).join(' or ')}`
+        : `must ${messages.map((m) => m.replace(/^must /, '')).join(' or ')}`
+    add(`/${part}${path}`, text)
   }
   for (const issue of issues) {
     const base = `/${part}${issue.instancePath ?? ''}`

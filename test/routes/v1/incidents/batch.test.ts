@@ -189,3 +189,14 @@ t.test('a single POST repeating an existing (source, external_id) answers 200 wi
   t.equal((await postIncident(app, city.key, portal)).statusCode, 201)
   t.equal(await incidentCount(db, city.id), 3)
 })
+
+t.test('a value fitting none of a field\'s alternatives is named once, each alternative in words that read', async (t) => {
+  const city = await makeCityWithKey(db, [...WRITER])
+  const res = await postIncident(app, city.key, report({ reporter: { name: 'A. Reporter', email: 'not-an-address', role: 'victim' } }))
+  t.equal(res.statusCode, 400)
+  const problems: Array<{ path: string, message: string }> = res.json().errors
+  const email = problems.find((p) => p.path === '/body/reporter/email')
+  t.equal(email?.message, 'must match format "email" or be null')
+  t.notMatch(JSON.stringify(problems), /must be must/, 'no message repeats its verb')
+  t.equal(await incidentCount(db, city.id), 0)
+})
