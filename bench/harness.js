@@ -206,7 +206,8 @@ export function mergeSlices (slices) {
   const cpu = (part) => slices.reduce((sum, m) => sum + m.cpu[part] * m.requests, 0) / requests
   return {
     rate: avg((m) => m.rate),
-    rateSd: avg((m) => m.rateSd ?? 0),
+    // Slices measured without a spread of their own (batches) are spread across slices.
+    rateSd: slices.every((m) => m.rateSd !== undefined) ? avg((m) => m.rateSd) : Math.sqrt(avg((m) => (m.rate - avg((n) => n.rate)) ** 2)),
     p50: avg((m) => m.p50),
     p99: avg((m) => m.p99),
     units: slices.reduce((sum, m) => sum + m.units, 0),

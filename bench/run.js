@@ -11,8 +11,9 @@
 //      BENCH_LOG_LEVELS, then the bare server, each started afresh as a child process for that scenario
 //      alone (so that on a small machine only one competes with the load generator and PostgreSQL, and a
 //      figure such as the export's peak memory is the scenario's own). A sliced scenario (the request
-//      scenarios with a floor server) starts all its sides at once and measures them in turns of
-//      BENCH_DURATION / BENCH_SLICES seconds, so that its ratios compare the machine in the same state;
+//      scenarios with a floor server, the ingest) starts all its sides at once and measures them in turns of
+//      BENCH_DURATION / BENCH_SLICES seconds (or of its work), so that its ratios compare the machine in the
+//      same state;
 //   3. counts the SQL round trips per operation of the scenarios' `roundTrips` (bench/round-trips.js): a
 //      Cohesion child at its default log level connected through a counting proxy, BENCH_ROUND_TRIPS requests
 //      of each operation one after the other, after a warm-up;
@@ -41,9 +42,10 @@
 //   notes(ctx)                    optional: [{ text, ok }] printed under the headline; a failed one is reported;
 //   verdicts(ctx)                 optional, for a scenario without a floor: its own targets, [{ label, figure,
 //                                 target, met }] (texts and a boolean), printed and summed up with the ratios;
-//   sliced                        optional: true for a request scenario whose sides take turns in slices of its
-//                                 duration (measureAlternately), its measurement functions honouring ctx.slice
-//                                 as measureRequests does;
+//   sliced                        optional: true for a scenario whose sides take turns in slices of its
+//                                 duration or its work (measureAlternately), its measurement functions
+//                                 honouring ctx.slice ({ index, count }) as measureRequests does;
+//   afterMeasuring(ctx)           optional: undoes what the sides wrote, once they have all been measured (each round);
 //   roundTrips, afterRoundTrips(ctx)
 //                                 optional: operations whose round trips are counted ({ name, setup(server,
 //                                 ctx, count)?, send(server, ctx, state, i) }), and what undoes their writes.
@@ -57,8 +59,8 @@
 //   BENCH_CONNECTIONS     concurrent connections of the request scenarios (20)
 //   BENCH_PIPELINING      requests in flight per connection (1)
 //   BENCH_ROUNDS          how many times each scenario's sides run in turn; figures are averaged (1)
-//   BENCH_SLICES          a sliced scenario's BENCH_DURATION is measured in this many slices per side, the
-//                         sides taking turns (5)
+//   BENCH_SLICES          a sliced scenario's BENCH_DURATION (or work) is measured in this many slices per
+//                         side, the sides taking turns (5)
 //   BENCH_POOL_SIZE       database pool size of both servers (10, Cohesion's default)
 //   BENCH_CITIES          cities generated (200)
 //   BENCH_KEYS_PER_CITY   API keys per city (3)
@@ -460,7 +462,7 @@ async function measureRoundTrips (chosen, ctx) {
 
 /**
  * A sliced scenario's sides are all started, then measured in turn, BENCH_SLICES times each, a slice of
- * BENCH_DURATION / BENCH_SLICES seconds at a time (the order reversed every other pass): a side's figures are
+ * BENCH_DURATION / BENCH_SLICES seconds (or of the scenario's work) at a time (the order reversed every other pass): a side's figures are
  * the mean of its slices, so that a change in the machine's speed during the scenario weighs on every side
  * alike. The warm-up runs before a side's first slice only. Servers not being measured sit idle.
  */
@@ -512,17 +514,18 @@ async function main () {
       const roundLabel = settings.rounds > 1 ? `Round ${round}: ` : ''
       if (scenario.sliced === true) {
         for (const [side, m] of await measureAlternately(scenario, own, ctx, roundLabel)) record(side, m)
-        continue
-      }
-      for (const side of own) {
-        console.log(`${roundLabel}starting ${side.label}`)
-        const server = await startServer(side)
-        try {
-          record(side, await scenario[side.kind](server, ctx))
-        } finally {
-          await stopServer(server)
+      } else {
+        for (const side of own) {
+          console.log(`${roundLabel}starting ${side.label}`)
+          const server = await startServer(side)
+          try {
+            record(side, await scenario[side.kind](server, ctx))
+          } finally {
+            await stopServer(server)
+          }
         }
       }
+      await scenario.afterMeasuring?.(ctx)
     }
   }
   const roundTrips = await measureRoundTrips(chosen, ctx)

@@ -6,10 +6,15 @@
 // sealing: random bytes of the sealed size) into the other seeded city. Rows/s come from the wall time of the
 // timed batches, not autocannon: the work is in the batch, not in the request.
 //
+// Sliced: the sides take turns, each slice sending its share of the batches (BENCH_SLICES shares), so that a
+// machine that is slower for a while slows every side alike; a side's rate is the mean of its slices'.
+// What the slices add stays, so that every side's city grows alike, as in one long import (each side sends
+// reports of its own: the same content under its own external_ids); a side's first slice follows a warm-up of
+// BENCH_INGEST_WARMUP (8) batches and a CHECKPOINT. Both cities are reset to what was seeded (the bench's
+// rows deleted, the table vacuumed, a checkpoint) before the scenario and after it, so the list sees them seeded.
+//
 // Checks: every item of every batch must come back 'created', and the city must have grown by exactly the
-// rows sent. Both sides start from a CHECKPOINT after a warm-up of BENCH_INGEST_WARMUP (8) batches; the rows
-// each run adds are deleted afterwards and the table vacuumed, so every run (and the list) sees the seeded
-// table.
+// rows sent.
 //
 // Round trips: this module also names the incident writes whose SQL round trips the bench counts: one report
 // (POST /v1/incidents with an Idempotency-Key), one batch, and a PATCH with If-Match.
@@ -40,34 +45,31 @@ export default {
     `the floor: multi-row INSERTs of ${own.batch} rows over ${own.clients} pg connections`,
   target: 0.60,
   unit: 'row',
+  sliced: true,
   seeds: ['incidents'],
   floorLabel: 'floor (pg INSERT)',
 
-  /** Generates the reports once, measured and warm-up, with their request bodies. */
+  /** Generates the reports, measured and warm-up, with their request bodies; starts from the seeded cities. */
   async prepare (ctx) {
     const started = Date.now()
     process.stdout.write(`Generating ${fmt(own.rows, 0)} + ${fmt(own.warmup * own.batch, 0)} warm-up reports ... `)
-    const measured = batches(makeReports({ count: own.rows, prefix: `${INGEST_PREFIX}m`, personalShare: own.personal, seed: 7 }))
-    const warm = batches(makeReports({ count: own.warmup * own.batch, prefix: `${INGEST_PREFIX}w`, personalShare: own.personal, seed: 8 }))
-    const bodies = { measured: measured.map((b) => JSON.stringify(b)), warm: warm.map((b) => JSON.stringify(b)) }
-    ctx.fixtures.ingest = { measured, warm, bodies }
+    ctx.fixtures.ingest = { sides: new Map() }
+    const { measured, bodies } = reportsOf(ctx, 'floor')
     const bytes = bodies.measured.reduce((n, b) => n + Buffer.byteLength(b), 0)
     const personal = measured.flat().filter((r) => r.narrative !== undefined).length
     console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s (${measured.length} batches, ${fmt(bytes / 1e6)} MB of JSON, ` +
       `${fmt(personal / own.rows * 100)} % with personal data)`)
+    await resetAll(ctx)
   },
 
   async cohesion (server, ctx) {
     const { fixtures } = ctx
     const label = `incident-ingest on ${server.label}`
-    await resetIngest(ctx, fixtures.cityId, label)
     const send = batchSender(server, fixtures.writeKey, label)
-    const { bodies, measured, warm } = fixtures.ingest
+    const { bodies, measured, warm } = reportsOf(ctx, server.label)
     const asRequests = (list, texts) => list.map((b, i) => ({ body: texts[i], rows: b.length }))
-    await warmUp(ctx, label, asRequests(warm, bodies.warm), send)
-    const m = await timedIngest(ctx, label, fixtures.cityId, asRequests(measured, bodies.measured), send, server.pid)
-    await resetIngest(ctx, fixtures.cityId, label)
-    return m
+    if (firstSlice(ctx)) await warmUp(ctx, label, asRequests(warm, bodies.warm), send)
+    return await timedIngest(ctx, label, fixtures.cityId, sliceOf(ctx, asRequests(measured, bodies.measured)), send, server.pid)
   },
 
   /** The same reports as rows (prepared before the clock starts), multi-row INSERTs straight through pg. */
@@ -75,22 +77,24 @@ export default {
     const { fixtures, database } = ctx
     const label = 'incident-ingest on the floor (pg INSERT)'
     const city = fixtures.floorCity
-    await resetIngest(ctx, city.id, label)
     const dayFormat = dayFormatter(city.timezone)
     const statements = (list) => list.map((batch) => ({ text: floorInsert(batch.length), values: batch.flatMap((report) => floorRow(city.id, report, dayFormat)), rows: batch.length }))
+    const { measured, warm } = reportsOf(ctx, 'floor')
     const pool = new pg.Pool({ connectionString: database.url, max: own.clients, application_name: 'cohesion-bench-floor' })
     try {
       // Every connection open before the clock starts, so that all of them are charged PostgreSQL's CPU.
       const clients = await Promise.all(Array.from({ length: own.clients }, () => pool.connect()))
       for (const client of clients) client.release()
       const send = async ({ text, values }) => { await pool.query(text, values) }
-      await warmUp(ctx, label, statements(fixtures.ingest.warm), send)
-      return await timedIngest(ctx, label, city.id, statements(fixtures.ingest.measured), send, null)
+      if (firstSlice(ctx)) await warmUp(ctx, label, statements(warm), send)
+      return await timedIngest(ctx, label, city.id, statements(sliceOf(ctx, measured)), send, null)
     } finally {
       await pool.end()
-      await resetIngest(ctx, city.id, label)
     }
   },
+
+  /** Every side has sent all its slices: both cities go back to what was seeded. */
+  afterMeasuring: (ctx) => resetAll(ctx),
 
   roundTrips: [
     {
@@ -136,6 +140,35 @@ export default {
 
   /** The round trips wrote into the chosen city: leave it as seeded. */
   afterRoundTrips: (ctx) => resetIngest(ctx, ctx.fixtures.cityId, 'incident round trips')
+}
+
+const firstSlice = (ctx) => (ctx.slice?.index ?? 0) === 0
+
+/**
+ * The reports a side sends, generated once per side: the same reports for every side (the same seed), but
+ * under external_ids of its own, so that the Cohesion sides, which write into the same city, each create theirs.
+ */
+function reportsOf (ctx, side) {
+  const { sides } = ctx.fixtures.ingest
+  if (!sides.has(side)) {
+    const prefix = `${INGEST_PREFIX}${sides.size}-`
+    const measured = batches(makeReports({ count: own.rows, prefix: `${prefix}m`, personalShare: own.personal, seed: 7 }))
+    const warm = batches(makeReports({ count: own.warmup * own.batch, prefix: `${prefix}w`, personalShare: own.personal, seed: 8 }))
+    sides.set(side, { measured, warm, bodies: { measured: measured.map((b) => JSON.stringify(b)), warm: warm.map((b) => JSON.stringify(b)) } })
+  }
+  return sides.get(side)
+}
+
+/** Both incident cities as seeded: what the sides added deleted, the table vacuumed, a checkpoint. */
+async function resetAll (ctx) {
+  await resetIngest(ctx, ctx.fixtures.cityId, 'incident-ingest (Cohesion\'s city)')
+  await resetIngest(ctx, ctx.fixtures.floorCity.id, 'incident-ingest (the floor\'s city)')
+}
+
+/** The batches of this slice: its share of the list, in order (the whole list when not sliced). */
+function sliceOf (ctx, list) {
+  const { index, count } = ctx.slice ?? { index: 0, count: 1 }
+  return list.slice(Math.floor(index * list.length / count), Math.floor((index + 1) * list.length / count))
 }
 
 function batches (reports) {
@@ -224,10 +257,10 @@ async function warmUp (ctx, label, list, send) {
 async function timedIngest (ctx, label, cityId, list, send, serverPid) {
   const before = await countIncidents(ctx, cityId)
   const meter = await cpuMeter(serverPid, ctx.database)
-  process.stdout.write(`  ${label}: measuring ${fmt(own.rows, 0)} rows ... `)
+  const rows = list.reduce((n, b) => n + b.rows, 0)
+  process.stdout.write(`  ${label}: measuring ${fmt(rows, 0)} rows ... `)
   const { elapsedMs, latencies } = await drive(list, send)
   const cpu = await meter.stop()
-  const rows = list.reduce((n, b) => n + b.rows, 0)
   const rate = rows / (elapsedMs / 1000)
   process.stdout.write(`${fmt(rate, 0)} rows/s in ${fmt(elapsedMs / 1000, 2)} s\n`)
   const after = await countIncidents(ctx, cityId)
