@@ -29,16 +29,16 @@ export interface BulkTable<W> {
 /** A row an import writes: its id, the version it will have (the stored one plus one; 1 when new), and the rest. */
 export interface BulkRow { id: string, version: number }
 
-interface Column { name: string, read: string, text: (value: unknown) => string | null }
+interface Column { name: string, read: string, text: (value: unknown) => string | null, plain?: boolean }
 
 /** How a value of each SQL type travels inside a text[] parameter, and is read back. */
 function columnOf (column: PgColumn): Column {
   const type = column.getSQLType()
   const read = (cast: string): string => `u."${column.name}"::${cast}`
   const plain = (value: unknown): string | null => value === null || value === undefined ? null : String(value)
-  if (type === 'bytea') return { name: column.name, read: `decode(u."${column.name}", 'hex')`, text: (v) => v == null ? null : (v as Buffer).toString('hex') }
+  if (type === 'bytea') return { name: column.name, read: `decode(u."${column.name}", 'hex')`, text: (v) => v == null ? null : (v as Buffer).toString('hex'), plain: true }
   if (type.endsWith('[]')) return { name: column.name, read: read(type), text: (v) => v == null ? null : textArrayLiteral(v as string[]) }
-  if (type.startsWith('timestamp')) return { name: column.name, read: read('timestamptz'), text: (v) => v == null ? null : (v as Date).toISOString() }
+  if (type.startsWith('timestamp')) return { name: column.name, read: read('timestamptz'), text: (v) => v == null ? null : (v as Date).toISOString(), plain: true }
   if (type === 'jsonb' || type === 'json') return { name: column.name, read: read(type), text: (v) => v === undefined ? null : JSON.stringify(v) }
   // Text goes in as it is, so that the column's own length check applies (an explicit cast would truncate).
   if (type === 'text' || type.startsWith('varchar') || type.startsWith('char')) return { name: column.name, read: `u."${column.name}"`, text: plain }
@@ -140,7 +140,7 @@ export async function bulkUpsert<W extends BulkRow, R> (db: Executor, spec: Bulk
   audit: { actor: AuditActor, entries: AuditEntry[] }, returnRows = false): Promise<Array<Written<R>>> {
   if (rows.length === 0) return []
   const plan = planOf(spec)
-  const arrays = sql.join(plan.columns.map((c) => sql`${textArrayLiteral(rows.map((row) => c.text(c.value(row))))}::text[]`), sql.raw(', '))
+  const arrays = sql.join(plan.columns.map((c) => sql`${textArrayLiteral(rows.map((row) => c.text(c.value(row))), c.plain)}::text[]`), sql.raw(', '))
   const written = await query<Record<string, unknown>>(db, sql`WITH written AS (
     INSERT INTO ${sql.raw(plan.name)} (city_id, ${plan.names})
     SELECT ${cityId}::uuid, ${plan.reads}

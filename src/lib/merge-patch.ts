@@ -10,7 +10,9 @@ const isObject = (value: unknown): value is JsonObject => value !== null && type
 /** The target with the patch applied; neither argument is changed. */
 export function applyMergePatch<T extends JsonObject> (target: T, patch: JsonObject): T {
   const out: JsonObject = { ...target }
-  for (const [name, value] of Object.entries(patch)) {
+  // A JSON object's members are its own: for...in walks them without an array of pairs per object.
+  for (const name in patch) {
+    const value = patch[name]
     if (value === null) delete out[name]
     else if (isObject(value)) out[name] = applyMergePatch(isObject(out[name]) ? out[name] : {}, value)
     else out[name] = value

@@ -175,5 +175,7 @@ export function prepareIncident (input: IncidentInput, context: RuleContext): { 
 
 /** The members of an object that are not null. */
 function withoutNulls<T extends object> (value: T): { [K in keyof T]: NonNullable<T[K]> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v != null)) as { [K in keyof T]: NonNullable<T[K]> }
+  const out: Record<string, unknown> = {}
+  for (const name in value) if (value[name] != null) out[name] = value[name]
+  return out as { [K in keyof T]: NonNullable<T[K]> }
 }
