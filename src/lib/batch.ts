@@ -182,19 +182,18 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
   const request: ImportRequest = { caller, now, today: localDate(now, caller.city.timezone) }
 
   raw.forEach((value, index) => {
-    const reject = (problems: (part: string) => FieldError[]): void => {
-      result.items[index] = { index, id: null, external_id: externalIdOf(value), outcome: 'rejected', problems: problems(options.pathOf(index)) }
-    }
-    if (value instanceof UnparsableItem) return reject((part) => [{ path: `/${part}`, message: value.message }])
-    if (!check.Check(value)) return reject((part) => fieldErrors([...check.Errors(value)], part))
+    const part = options.pathOf(index)
+    const reject = (problems: FieldError[]): void => { result.items[index] = { index, id: null, external_id: externalIdOf(value), outcome: 'rejected', problems } }
+    if (value instanceof UnparsableItem) return reject([{ path: `/${part}`, message: value.message }])
+    if (!check.Check(value)) return reject(fieldErrors([...check.Errors(value)], part))
     const body = value as B
     const refusal = resource.refuse?.(caller, body)
-    if (refusal != null) return reject((part) => [{ ...refusal, path: `/${part}${refusal.path}` }])
+    if (refusal != null) return reject([{ ...refusal, path: `/${part}${refusal.path}` }])
     const key = resource.keyOf(body)
-    if (options.requireKey && key === null) return reject((part) => [{ path: `/${part}/external_id`, message: 'is required in a batch' }])
+    if (options.requireKey && key === null) return reject([{ path: `/${part}/external_id`, message: 'is required in a batch' }])
     if (key !== null) {
       const first = seen.get(key)
-      if (first !== undefined) return reject((part) => [{ path: `/${part}/external_id`, message: `repeats item ${first} of this batch (the same key)` }])
+      if (first !== undefined) return reject([{ path: `/${part}/external_id`, message: `repeats item ${first} of this batch (the same key)` }])
       seen.set(key, index)
     }
     valid.push({ index, body, key, contentHash: contentHashOf(body, hashKey) })
@@ -210,18 +209,17 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
     const rows: Array<ImportRow<D> & { index: number, isNew: boolean, fields: string[] }> = []
     for (const item of pending) {
       const found = item.key !== null ? stored.get(item.key) : undefined
+      const part = options.pathOf(item.index)
       const externalId = resource.externalIdOf(item.body)
       if (found !== undefined && found.contentHash === item.contentHash) {
         result.items[item.index] = { index: item.index, id: found.id, external_id: externalId, outcome: 'unchanged', problems: [] }
         continue
       }
-      const reject = (problems: (part: string) => FieldError[]): void => {
-        result.items[item.index] = { index: item.index, id: found?.id ?? null, external_id: externalId, outcome: 'rejected', problems: problems(options.pathOf(item.index)) }
-      }
+      const reject = (problems: FieldError[]): void => { result.items[item.index] = { index: item.index, id: found?.id ?? null, external_id: externalId, outcome: 'rejected', problems } }
       if (found !== undefined && resource.fixed !== undefined) {
         // Refused for what is stored, not for its own shape: one object refused for it is a 422, like a reference.
         unreferenced.add(item.index)
-        reject((part) => [{ path: `/${part}`, message: resource.fixed as string }])
+        reject([{ path: `/${part}`, message: resource.fixed }])
         continue
       }
       let input: B
@@ -230,15 +228,14 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
       } else {
         const personal = resource.personal === undefined ? null : resource.personal.data.open(found as SealedRecord)
         if (personal === 'unreadable') {
-          reject((part) => [{ path: `/${part}`, message: `the stored personal data of this ${resource.kind} fails its integrity check; erase it before importing it again` }])
+          reject([{ path: `/${part}`, message: `the stored personal data of this ${resource.kind} fails its integrity check; erase it before importing it again` }])
           continue
         }
         input = (resource.merge ?? applyMergePatch)(resource.toInput(found, personal), item.body)
       }
       const prepared = resource.prepare(input, request)
       if (prepared.draft === null) {
-        const { problems } = prepared
-        reject((part) => problems.map((p) => ({ ...p, path: `/${part}${p.path}` })))
+        reject(prepared.problems.map((p) => ({ ...p, path: `/${part}${p.path}` })))
         continue
       }
       const draft = prepared.draft
