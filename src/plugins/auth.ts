@@ -78,6 +78,9 @@ export function bearerTokenHash (request: FastifyRequest): string | null {
   return hash
 }
 
+/** What a refused request is told about how to authenticate (RFC 6750). */
+const CHALLENGE = { 'www-authenticate': 'Bearer realm="cohesion"' }
+
 /** How often a key's last_used_at is written: often enough to tell a key in use, rarely enough to cost nothing. */
 const TOUCH_INTERVAL_MS = 60_000
 /**
@@ -193,17 +196,22 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
    * Authenticates the request and checks the scopes its route declares. preParsing rather than onRequest: the
    * rate limiter hooks each route's own onRequest, which runs after every instance-level onRequest hook, so an
    * auth check there would refuse keyless and unknown-key requests before they are counted. preParsing still
-   * runs before any body is read.
+   * runs before any body is read. A key this process has verified is admitted at once; only a look-up in the
+   * database makes the request wait.
    */
-  async function authenticate (request: FastifyRequest, needed: string[]): Promise<void> {
+  function authenticate (request: FastifyRequest, needed: string[]): Promise<void> | undefined {
     const hash = bearerTokenHash(request)
-    const challenge = { 'www-authenticate': 'Bearer realm="cohesion"' }
-    if (hash === null) throw new ProblemError('unauthorized', 'Send an API key as `Authorization: Bearer <key>`.', { headers: challenge })
-    const now = Date.now()
+    if (hash === null) throw new ProblemError('unauthorized', 'Send an API key as `Authorization: Bearer <key>`.', { headers: CHALLENGE })
     const found = keyOf(request)
-    const entry = found instanceof Promise ? await found : found
+    if (found instanceof Promise) return found.then((entry) => { admit(request, entry, needed) })
+    admit(request, found, needed)
+    return undefined
+  }
+
+  function admit (request: FastifyRequest, entry: CachedKey | null, needed: string[]): void {
+    const now = Date.now()
     if (entry === null || (entry.expiresAt !== null && entry.expiresAt <= now)) {
-      throw new ProblemError('unauthorized', 'The API key is unknown, revoked or expired.', { headers: challenge })
+      throw new ProblemError('unauthorized', 'The API key is unknown, revoked or expired.', { headers: CHALLENGE })
     }
     const missing = needed.filter((scope) => !grants(entry.scopes, scope))
     if (missing.length > 0) {
@@ -218,7 +226,17 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
     const security = route.schema?.security as Array<Record<string, string[]>> | undefined
     if (security === undefined || security.length === 0) return
     const needed = security[0]?.bearer ?? []
-    const hook = async (request: FastifyRequest): Promise<void> => { await authenticate(request, needed) }
+    const hook = (request: FastifyRequest, _reply: unknown, _payload: unknown, done: (err?: Error | null) => void): void => {
+      let waiting: Promise<void> | undefined
+      try {
+        waiting = authenticate(request, needed)
+      } catch (err) {
+        done(err as Error)
+        return
+      }
+      if (waiting === undefined) done(null)
+      else waiting.then(() => { done(null) }, done)
+    }
     addRouteHook(route, 'preParsing', hook)
   })
 }, { name: 'auth', dependencies: ['db'] })
