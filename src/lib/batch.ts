@@ -6,7 +6,7 @@ import type { Executor } from '../db/client.js'
 import type { Caller } from '../plugins/auth.js'
 import type { AuditActor } from './audit.js'
 import { bulkUpsert, type BulkRow, type BulkTable, type Written } from './bulk-upsert.js'
-import { hmac } from './crypto.js'
+import { hmacHex } from './crypto.js'
 import { localDate } from './dates.js'
 import { newId } from './ids.js'
 import { applyMergePatch, patchedPaths, type JsonObject } from './merge-patch.js'
@@ -154,7 +154,7 @@ const validatorOf = (schema: TSchema) => {
  * is stored. Its members are taken in sorted order (key order does not change what an item says). Keyed, so
  * that the hash of an item with a phone number in it cannot be tested against guesses.
  */
-export const contentHashOf = (body: unknown, hashKey: Buffer): string => hmac(hashKey, canonicalJson(body) ?? 'null').toString('hex')
+export const contentHashOf = (body: unknown, hashKey: Buffer): string => hmacHex(hashKey, canonicalJson(body) ?? 'null')
 
 /**
  * Validates, merges, seals and upserts items, set-based: one query to find what exists, one statement to write

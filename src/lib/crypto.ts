@@ -12,6 +12,11 @@ export function hmac (key: Buffer, value: string): Buffer {
   return createHmac('sha256', key).update(value).digest()
 }
 
+/** The HMAC as hex, written by the digest itself (no Buffer in between). */
+export function hmacHex (key: Buffer, value: string): string {
+  return createHmac('sha256', key).update(value).digest('hex')
+}
+
 export function safeEqual (a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b)
 }
