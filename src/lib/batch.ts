@@ -150,11 +150,14 @@ const validatorOf = (schema: TSchema) => {
 }
 
 /**
- * The keyed hash of an item as sent: the same item sent again is recognised as unchanged without reading what
- * is stored. Its members are taken in sorted order (key order does not change what an item says). Keyed, so
- * that the hash of an item with a phone number in it cannot be tested against guesses.
+ * The keyed hash of an item as one API key sent it: the same item sent again by the same key is recognised as
+ * unchanged without reading what is stored. Its members are taken in sorted order (key order does not change
+ * what an item says). Keyed, so that the hash of an item with a phone number in it cannot be tested against
+ * guesses; and bound to the sending key, so that an outcome compares what a key sends only with what that key
+ * sent before: another key re-sending a record with guessed personal fields is answered `updated` whether its
+ * guess is right or wrong, and learns nothing of what is stored.
  */
-export const contentHashOf = (body: unknown, hashKey: Buffer): string => hmacHex(hashKey, canonicalJson(body) ?? 'null')
+export const contentHashOf = (body: unknown, hashKey: Buffer, sentBy: string): string => hmacHex(hashKey, `${sentBy}\n${canonicalJson(body) ?? 'null'}`)
 
 /**
  * Validates, merges, seals and upserts items, set-based: one query to find what exists, one statement to write
@@ -196,7 +199,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
       if (first !== undefined) return reject([{ path: `/${part}/external_id`, message: `repeats item ${first} of this batch (the same key)` }])
       seen.set(key, index)
     }
-    valid.push({ index, body, key, contentHash: contentHashOf(body, hashKey) })
+    valid.push({ index, body, key, contentHash: contentHashOf(body, hashKey, caller.keyId) })
   })
 
   const byIndex = new Map(valid.map((v) => [v.index, v]))

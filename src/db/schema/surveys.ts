@@ -61,6 +61,11 @@ export const surveyResponses = pgTable('survey_responses', {
   surveyId: uuid('survey_id').notNull(),
   id: uuid('id').notNull(),
   externalId: varchar('external_id', { length: 200 }),
+  /**
+   * The API key that entered the response. A form's external_id is the entering key's own: unique per key, never
+   * compared with another key's, so a key learns nothing of the forms others entered.
+   */
+  enteredByKeyId: uuid('entered_by_key_id'),
   language: varchar('language', { length: 35 }).notNull(),
   channel: varchar('channel', { length: 16 }).notNull().default('portal'),
   filledOn: date('filled_on', { mode: 'string' }).notNull(),
@@ -71,7 +76,7 @@ export const surveyResponses = pgTable('survey_responses', {
 }, (t) => [
   primaryKey({ columns: [t.cityId, t.surveyId, t.id] }),
   foreignKey({ columns: [t.cityId, t.surveyId], foreignColumns: [surveys.cityId, surveys.id] }),
-  uniqueIndex('survey_responses_external_id_idx').on(t.cityId, t.surveyId, t.externalId),
+  uniqueIndex('survey_responses_key_external_id_idx').on(t.cityId, t.surveyId, t.enteredByKeyId, t.externalId),
   index('survey_responses_list_idx').on(t.cityId, t.surveyId, t.id),
   check('survey_responses_channel_check', sql`${t.channel} IN ('portal', 'paper')`),
   check('survey_responses_personal_data_check', sql`(${t.personalData} IS NULL) = (${t.dataKey} IS NULL)`)

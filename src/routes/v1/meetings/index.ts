@@ -53,7 +53,7 @@ const meetingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 201: withEtag(MeetingRef), ...problemResponses(...AUTHENTICATED, 409, 413, 415, 422) }
     }
   }, async (request, reply) => {
-    const { cityId } = callerOf(request)
+    const { cityId, keyId } = callerOf(request)
     const body = request.body as MeetingInput
     const prepared = prepareMeeting(body)
     if (prepared.draft === null) throw invalid(inBody(prepared.problems), 'The meeting is not valid; errors lists each failing path.')
@@ -62,7 +62,7 @@ const meetingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const payload = await app.db.transaction(async (tx) => {
       await refuseUnknownAttendees(tx, cityId, body.attendee_ids ?? [])
       const id = newId()
-      const row = await insertMeeting(tx, cityId, { id, draft, contentHash: contentHashOf(body, hashKey) })
+      const row = await insertMeeting(tx, cityId, { id, draft, contentHash: contentHashOf(body, hashKey, keyId) })
       if (row === undefined) {
         const holder = await meetingIdByExternalId(tx, cityId, draft.externalId as string)
         throw new ProblemError('conflict', 'Another meeting of this city has this external_id; change that one with PATCH.', {

@@ -83,7 +83,7 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const body = request.body as SurveyInput
     const prepared = prepareSurvey(body)
     if (prepared.draft === null) throw incomplete(prepared.problems)
-    const row = await create(request, caller.cityId, prepared.draft, contentHashOf(body, hashKey))
+    const row = await create(request, caller.cityId, prepared.draft, contentHashOf(body, hashKey, caller.keyId))
     return await reply.code(201).header('location', `/v1/surveys/${row.id}`).header('etag', etagOf(row.id, row.version)).send(toSurvey(row, new Date()))
   })
 
@@ -197,7 +197,7 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const { external_id: _e, opens_at: _o, closes_at: _c, ...copied } = toSurveyInput(source)
     const prepared = prepareSurvey(copied)
     if (prepared.draft === null) throw incomplete(prepared.problems)
-    const row = await create(request, caller.cityId, prepared.draft, contentHashOf(copied, hashKey), source.id)
+    const row = await create(request, caller.cityId, prepared.draft, contentHashOf(copied, hashKey, caller.keyId), source.id)
     return await reply.code(201).header('location', `/v1/surveys/${row.id}`).header('etag', etagOf(row.id, row.version)).send(toSurvey(row, new Date()))
   })
 
@@ -225,7 +225,7 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // The answers are checked here, so that every problem of the form is one 422.
     const checked = prepareResponse(survey, request.body as ResponseInput, context)
     if (checked.draft === null) throw unprocessable(`The response has ${checked.problems.length} problem(s); errors lists each one.`, checked.problems)
-    return await createOne(app, request, reply, responseImports(vault, survey, context), {
+    return await createOne(app, request, reply, responseImports(vault, survey, context, caller.keyId), {
       location: (id) => `/v1/surveys/${survey.id}/responses/${id}`,
       read: async (db, id) => await getResponse(db, caller.cityId, survey.id, id),
       present: toReceipt,
@@ -239,7 +239,7 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const survey = await loadSurvey(app.db, caller.cityId, (request.params as { id: string }).id)
       const refusal = takesPaperResponses(survey)
       if (refusal !== null) throw new ProblemError('conflict', refusal)
-      return responseImports(vault, survey, { channel: 'paper', today: today(caller.city.timezone), takes: takesPaperResponses })
+      return responseImports(vault, survey, { channel: 'paper', today: today(caller.city.timezone), takes: takesPaperResponses }, caller.keyId)
     },
     path: '/:id/responses/batch',
     params: IdParams,

@@ -98,14 +98,18 @@ export async function deleteSurvey (db: Executor, cityId: string, id: string): P
   return deleted.length === 1
 }
 
-/** What a response import writes, keyed on (survey_id, external_id); a stored response is never rewritten. */
-export const RESPONSE_WRITES: BulkTable<ImportRow<ResponseDraft & { surveyId: string }>> = {
+/**
+ * What a response import writes, keyed on (survey_id, entering key, external_id); a stored response is never
+ * rewritten.
+ */
+export const RESPONSE_WRITES: BulkTable<ImportRow<ResponseDraft & { surveyId: string, enteredByKeyId: string }>> = {
   table: surveyResponses,
-  key: ['surveyId', 'externalId'],
+  key: ['surveyId', 'enteredByKeyId', 'externalId'],
   insertOnly: true,
   values: {
     id: (r) => r.id,
     surveyId: (r) => r.draft.surveyId,
+    enteredByKeyId: (r) => r.draft.enteredByKeyId,
     externalId: (r) => r.draft.externalId,
     language: (r) => r.draft.language,
     channel: (r) => r.draft.channel,
@@ -135,11 +139,12 @@ export async function insertAnswers (db: Executor, cityId: string, responses: Ar
       AS u(survey_id, response_id, question_code, option_code, value, position)`)
 }
 
-/** The responses of a survey stored under these external ids, in one query. */
-export async function findResponsesByExternalId (db: Executor, cityId: string, surveyId: string, externalIds: string[]): Promise<ResponseRow[]> {
+/** The responses of a survey that one key entered under these external ids, in one query. */
+export async function findResponsesByExternalId (db: Executor, cityId: string, surveyId: string, keyId: string, externalIds: string[]): Promise<ResponseRow[]> {
   if (externalIds.length === 0) return []
   const rows = await query<Record<string, unknown>>(db, sql`SELECT ${RESPONSE_COLUMNS} FROM survey_responses
-    WHERE survey_responses.city_id = ${cityId} AND survey_responses.survey_id = ${surveyId} AND survey_responses.external_id = ANY(${textArrayLiteral(externalIds)}::text[])`)
+    WHERE survey_responses.city_id = ${cityId} AND survey_responses.survey_id = ${surveyId} AND survey_responses.entered_by_key_id = ${keyId}
+      AND survey_responses.external_id = ANY(${textArrayLiteral(externalIds)}::text[])`)
   return rows.map(decodeResponse)
 }
 
