@@ -97,9 +97,16 @@ export function neutraliseFormula (cell: string): string {
   return FORMULA_STARTS.includes(cell.charCodeAt(0)) ? `'${cell}` : cell
 }
 
-const CSV_OPTIONS = { record_delimiter: '\r\n' as const }
+/**
+ * RFC 4180 with CRLF line ends. csv-stringify quotes a cell for its record delimiter only when the cell holds the
+ * whole of it (CRLF): a lone LF or CR would be written raw, and a spreadsheet starts a new row there, whose
+ * first cell is whatever the resident wrote after it (`Harbor\n=HYPERLINK(...)`), not neutralised since it does
+ * not begin the cell. `quoted_match` quotes every cell holding either; inside quotes a line break is the cell's
+ * own, and what follows it is text, never a formula.
+ */
+const CSV_OPTIONS = { record_delimiter: '\r\n' as const, quoted_match: /[\r\n]/ }
 
-/** What makes csv-stringify quote a cell with these options: the delimiter, the quote or a line end. */
+/** What makes csv-stringify quote a cell with these options: the delimiter, the quote, a CR or an LF. */
 const NEEDS_QUOTING = /[",\r\n]/
 
 /** A cell as CSV text before quoting: empty for a missing value, lists joined, text neutralised. */
@@ -228,8 +235,10 @@ const PROGRAM_WRITTEN: ReadonlySet<FieldType> = new Set(['integer', 'number', 'b
 
 /**
  * The COPY statement of an export whose query names its columns as the export does: the cells in column order,
- * text cells neutralised as neutraliseFormula does (in SQL), as CSV with a header row. COPY takes no
- * parameters, so the query's values are written into it as literals by Drizzle's own escaping.
+ * text cells neutralised as neutraliseFormula does (in SQL), as CSV with a header row. PostgreSQL quotes every
+ * value holding the delimiter, the quote, a CR or an LF, so a line break inside a cell never starts a row (as
+ * CSV_OPTIONS makes csv-stringify do). COPY takes no parameters, so the query's values are written into it as
+ * literals by Drizzle's own escaping.
  */
 export function copyStatement<Row> (statement: SQL, columns: ReadonlyArray<ExportColumn<Row>>): string {
   // Written as literals, a value with a backslash would depend on the server's standard_conforming_strings.
