@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { query, type Executor } from '../db/client.js'
+import { query, textArrayLiteral, type Executor } from '../db/client.js'
 import { ProblemError } from './problems.js'
 
 /**
@@ -25,4 +25,22 @@ export async function refuseDeleteIfReferenced (db: Executor, cityId: string, id
       errors: referrers.map((what) => ({ path: '/params/id', message: `is referred to by ${what}` }))
     })
   }
+}
+
+/**
+ * Which of the ids a request names are records of the city, for any number of tables in one statement (a
+ * UNION ALL of one indexed look-up per table): `wanted` maps a table to the ids looked for in it, the answer
+ * maps it to those found, as PostgreSQL writes them (lowercase). Another city's record is not found, exactly
+ * like a missing one, so that the two are refused alike.
+ */
+export async function recordsOfCity (db: Executor, cityId: string, wanted: ReadonlyMap<string, ReadonlySet<string>>): Promise<Map<string, Set<string>>> {
+  const found = new Map<string, Set<string>>([...wanted.keys()].map((table) => [table, new Set<string>()]))
+  const lookups = [...wanted].filter(([, ids]) => ids.size > 0).map(([table, ids]) => {
+    if (!/^[a-z_][a-z0-9_]*$/.test(table)) throw new Error(`table name ${table} cannot be written into SQL`)
+    return sql`SELECT ${table}::text AS kind, id::text AS id FROM ${sql.raw(table)} WHERE city_id = ${cityId}::uuid AND id = ANY(${textArrayLiteral([...ids])}::uuid[])`
+  })
+  if (lookups.length === 0) return found
+  const rows = await query<{ kind: string, id: string }>(db, sql.join(lookups, sql` UNION ALL `))
+  for (const row of rows) found.get(row.kind)?.add(row.id)
+  return found
 }

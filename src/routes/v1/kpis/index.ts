@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
+import type { Executor } from '../../../db/client.js'
 import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { etagOf } from '../../../lib/etag.js'
 import { newId } from '../../../lib/ids.js'
@@ -15,8 +16,8 @@ import { computeSeries, latestOf, lengthFor, rangeOf, summaryRange } from './com
 import { METRIC_NAMES, METRICS } from './metrics.js'
 import { parsePeriod, type PeriodLength } from './periods.js'
 import { baselineOf, toInput, toKpi, toMeasurement } from './present.js'
-import { allKpis, deleteKpi, getKpi, hasMeasurements, insertKpi, kpiIdByCode, listKpis, updateKpi, upsertMeasurement, type KpiRow } from './repo.js'
-import { prepareKpi } from './rules.js'
+import { allKpis, deleteKpi, getKpi, hasMeasurements, insertKpi, kpiIdByCode, kpiReferenceProblems, listKpis, updateKpi, upsertMeasurement, type KpiRow } from './repo.js'
+import { prepareKpi, type KpiDraft } from './rules.js'
 import {
   KpiInputSchema, KpiListQuery, KpiPatchSchema, KpiSchema, MeasurementInputSchema, MeasurementParams, MeasurementSchema, MetricCatalogSchema,
   SeriesPointSchema, SeriesQuery, SeriesSchema, SummarySchema, type KpiInput
@@ -28,6 +29,16 @@ const LIST = 'kpis'
 
 const inBody = (problems: FieldError[]): FieldError[] => problems.map((p) => ({ ...p, path: `/body${p.path}` }))
 const invalid = (problems: FieldError[], detail: string): ProblemError => new ProblemError('validation_failed', detail, { errors: problems })
+
+/**
+ * Refuses a KPI whose parameters name a record the city does not have (a survey, an action plan): 422, the same
+ * answer for another city's record as for a missing one.
+ */
+async function refuseUnknownRecords (db: Executor, cityId: string, draft: KpiDraft): Promise<void> {
+  const [problems] = await kpiReferenceProblems(db, cityId, [draft])
+  if (problems == null) return
+  throw new ProblemError('unprocessable', 'The KPI names records this city does not have; errors lists each one.', { errors: inBody(problems) })
+}
 
 const codeTaken = (holder: string | undefined): ProblemError => new ProblemError('conflict', 'Another KPI of this city has this code.', {
   errors: [{ path: '/body/code', message: `is already used by KPI ${holder ?? ''}`.trim() }]
@@ -57,6 +68,7 @@ const kpisRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (prepared.draft === null) throw invalid(inBody(prepared.problems), 'The KPI is not valid; errors lists each failing path.')
     const draft = prepared.draft
     const payload = await app.db.transaction(async (tx) => {
+      await refuseUnknownRecords(tx, cityId, draft)
       const id = newId()
       const row = await insertKpi(tx, cityId, id, draft)
       if (row === undefined) throw codeTaken(await kpiIdByCode(tx, cityId, draft.code))
@@ -170,6 +182,7 @@ const kpisRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const prepared = prepareKpi(applyMergePatch(toInput(row), patch))
         if (prepared.draft === null) throw invalid(inBody(prepared.problems), 'The change would leave the KPI invalid.')
         const draft = prepared.draft
+        await refuseUnknownRecords(tx, cityId, draft)
         if (draft.period !== row.period && row.method === 'manual' && await hasMeasurements(tx, cityId, row.id)) {
           throw new ProblemError('conflict', 'The KPI has values by its period; define a new KPI to track it by another period.', {
             errors: [{ path: '/body/period', message: `cannot change while values by ${row.period} are recorded` }]

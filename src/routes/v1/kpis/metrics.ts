@@ -71,7 +71,15 @@ export interface Metric {
   sql: (query: MetricQuery) => MetricSql
   /** A denominator the same for every period (the city's population), when the SQL does not give one. */
   denominator?: (query: MetricQuery) => SQL
+  /**
+   * The parameters that name a record of the city by its id: a KPI naming one the city does not have (missing,
+   * or another city's) is refused, since its SQL, filtered by the city, would count nothing and say 0.
+   */
+  references?: readonly ParameterReference[]
 }
+
+/** A parameter holding the id of a record of the city: the table the record is in, and what it is, in words. */
+export interface ParameterReference { parameter: string, table: string, what: string }
 
 // ---------------------------------------------------------------------------------------------------------
 // Shared pieces
@@ -121,6 +129,8 @@ const statesAt = (cityId: string): SQL => sql`(
 
 const levelsFrom = (level: string): string[] => ENGAGEMENT_LEVELS.slice(ENGAGEMENT_LEVELS.indexOf(level as typeof ENGAGEMENT_LEVELS[number]))
 
+const PLAN_REFERENCE: readonly ParameterReference[] = [{ parameter: 'plan_id', table: 'action_plans', what: 'an action plan' }]
+
 const ActionParameters = Type.Object({
   plan_id: Type.Optional(Type.String({ format: 'uuid', maxLength: 36, description: 'Only the actions of this plan; default every plan of the city.' })),
   horizon: Type.Optional(Type.Array(Type.Enum(HORIZONS), { minItems: 1, maxItems: 3, uniqueItems: true, description: 'Only actions of these horizons.' }))
@@ -151,6 +161,7 @@ const SurveyQuestion = {
   survey_id: Type.String({ format: 'uuid', maxLength: 36, description: 'A survey of the city.' }),
   question_code: Type.String({ minLength: 1, maxLength: 64 })
 }
+const SURVEY_REFERENCE: readonly ParameterReference[] = [{ parameter: 'survey_id', table: 'surveys', what: 'a survey' }]
 
 export const METRICS = {
   incident_count: {
@@ -288,6 +299,7 @@ export const METRICS = {
     units: ['percent'],
     sensitive: false,
     parameters: ActionParameters,
+    references: PLAN_REFERENCE,
     sql: (q) => ({
       asOf: sql`SELECT count(*) FILTER (WHERE s.status = 'completed') AS numerator, count(*) FILTER (WHERE s.status <> 'cancelled') AS denominator
         FROM ${actionsAt(q)} s`
@@ -299,6 +311,7 @@ export const METRICS = {
     units: ['percent'],
     sensitive: false,
     parameters: ActionParameters,
+    references: PLAN_REFERENCE,
     sql: (q) => ({
       asOf: sql`SELECT count(*) FILTER (WHERE s.status = 'on_track') AS numerator, count(*) FILTER (WHERE s.status NOT IN ('completed', 'cancelled')) AS denominator
         FROM ${actionsAt(q)} s`
@@ -310,6 +323,7 @@ export const METRICS = {
     units: ['count'],
     sensitive: false,
     parameters: ActionParameters,
+    references: PLAN_REFERENCE,
     sql: (q) => ({
       asOf: sql`SELECT count(*) FILTER (WHERE s.due_on < p.period_end AND s.status NOT IN ('completed', 'cancelled')) AS numerator, NULL::bigint AS denominator
         FROM ${actionsAt(q)} s`
@@ -322,6 +336,7 @@ export const METRICS = {
     units: ['percent'],
     sensitive: false,
     parameters: ActionParameters,
+    references: PLAN_REFERENCE,
     sql: (q) => ({
       asOf: sql`SELECT coalesce(sum((l->>'amount')::numeric) FILTER (WHERE l->>'source_type' = ANY(${list(LOCAL_FUNDING_SOURCES)})), 0) AS numerator,
           coalesce(sum((l->>'amount')::numeric), 0) AS denominator
@@ -338,6 +353,7 @@ export const METRICS = {
     units: ['percent'],
     sensitive: true,
     parameters: Type.Object({ ...SurveyQuestion, option_code: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
+    references: SURVEY_REFERENCE,
     sql: (q) => ({
       bucketed: sql`SELECT ${bucket(sql`sr.filled_on`, q.length)} AS period_start,
           count(DISTINCT a.response_id) FILTER (WHERE a.option_code = ${q.parameters.option_code as string}) AS numerator,
@@ -357,6 +373,7 @@ export const METRICS = {
     units: ['score', 'count', 'days', 'currency'],
     sensitive: true,
     parameters: Type.Object(SurveyQuestion, { additionalProperties: false }),
+    references: SURVEY_REFERENCE,
     sql: (q) => ({
       bucketed: sql`SELECT ${bucket(sql`sr.filled_on`, q.length)} AS period_start, sum(a.value) AS numerator, count(*) AS denominator
         FROM survey_answers a

@@ -1,6 +1,8 @@
 import { and, asc, eq, gt, sql, type SQL } from 'drizzle-orm'
 import { query, type Executor } from '../../../db/client.js'
 import { kpiMeasurements, kpis } from '../../../db/schema/index.js'
+import type { FieldError } from '../../../lib/problems.js'
+import { recordsOfCity } from '../../../lib/references.js'
 import { metricOf } from './metrics.js'
 import { monthsOf, type PeriodLength } from './periods.js'
 import type { KpiDraft } from './rules.js'
@@ -51,6 +53,29 @@ export async function updateKpi (db: Executor, cityId: string, id: string, versi
 export async function deleteKpi (db: Executor, cityId: string, id: string): Promise<boolean> {
   const deleted = await db.delete(kpis).where(and(eq(kpis.cityId, cityId), eq(kpis.id, id))).returning({ id: kpis.id })
   return deleted.length === 1
+}
+
+/**
+ * Checks the records the KPIs of a request name in their parameters (a survey, an action plan), all at once:
+ * one statement whatever the number of KPIs. A record the city does not have, missing or another city's, is
+ * the same problem. Returns each KPI's problems (paths relative to the KPI), or null.
+ */
+export async function kpiReferenceProblems (db: Executor, cityId: string, drafts: readonly KpiDraft[]): Promise<Array<FieldError[] | null>> {
+  const named = drafts.map((draft) => (metricOf(draft.metric)?.references ?? []).flatMap((reference) => {
+    const id = draft.parameters[reference.parameter]
+    return typeof id === 'string' ? [{ reference, id: id.toLowerCase() }] : []
+  }))
+  const wanted = new Map<string, Set<string>>()
+  for (const { reference, id } of named.flat()) {
+    const ids = wanted.get(reference.table) ?? new Set<string>()
+    wanted.set(reference.table, ids.add(id))
+  }
+  const found = await recordsOfCity(db, cityId, wanted)
+  return named.map((references) => {
+    const problems = references.filter(({ reference, id }) => found.get(reference.table)?.has(id) !== true)
+      .map(({ reference }) => ({ path: `/parameters/${reference.parameter}`, message: `is not ${reference.what} of this city` }))
+    return problems.length > 0 ? problems : null
+  })
 }
 
 /** A page of KPIs by code. */
