@@ -36,8 +36,12 @@ function classify (id: string, ctx: MaskContext): string {
   return `${MINTED}${lower}⦄`
 }
 
+/** A key made during the run: its secret, and the display prefix of it, are random. */
+const KEY_SECRET = /coh_[A-Za-z0-9_-]+/g
+
 function maskString (value: string, ctx: MaskContext): string {
   return value.replace(UUID, (id) => classify(id, ctx)).replace(TIME, '<time>')
+    .replace(KEY_SECRET, (secret) => ctx.fixtures.basePrefixes.has(secret) ? secret : '<new key secret>')
 }
 
 /** A keyset cursor is the base64url JSON of a position and a signature: the position is compared, masked. */

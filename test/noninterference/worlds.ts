@@ -61,6 +61,8 @@ export interface Fixtures {
   ids: Record<string, string[]>
   /** Every uuid in the base database: the same in both worlds. */
   baseIds: Set<string>
+  /** The display prefixes of the keys in the base; a key made during the run shows one of its own. */
+  basePrefixes: Set<string>
   /** Ids no generated request should revoke or touch (the keys doing the work). */
   protectedIds: Set<string>
   externalIds: string[]
@@ -454,6 +456,7 @@ export async function buildWorlds (options: WorldOptions = {}): Promise<Worlds> 
     keys,
     ids,
     baseIds: new Set(),
+    basePrefixes: new Set(),
     protectedIds: new Set([...Object.values(keys), ...Object.values(setup)].map((k) => k.id)),
     externalIds: [],
     questionCodes: QUESTION_CODES,
@@ -469,6 +472,7 @@ export async function buildWorlds (options: WorldOptions = {}): Promise<Worlds> 
   await buildCity(s, setup.S?.secret as string, 'S', ids, fixtures)
   debug('base built')
   fixtures.baseIds = await allIds(db)
+  fixtures.basePrefixes = new Set((await query<{ p: string }>(db, sql`SELECT display_prefix AS p FROM api_keys`)).map((r) => r.p))
   // The embedded database is copied before the app closes it.
   const dump = url === undefined ? await (base.database.db as unknown as { $client: PGlite }).$client.dumpDataDir('none') : undefined
   await baseApp.close()
