@@ -74,31 +74,32 @@ function walk (value: unknown, ctx: MaskContext, key: string): unknown {
   return value
 }
 
-const msPrefix = (id: string): string => id.replace(/-/g, '').slice(0, 12)
 const mintedOrOwnId = (original: unknown, masked: unknown): string | null => {
   if (original === null || typeof original !== 'object' || Array.isArray(original)) return null
   const id = (original as { id?: unknown }).id
   const shown = (masked as { id?: unknown }).id
   if (typeof id !== 'string' || typeof shown !== 'string') return null
-  // Base ids were made one at a time while building; only ids made during the run can share a millisecond.
+  // Base ids were made one at a time while building; only ids made during the run come in bursts.
   return shown === id && !/^<|⦃/.test(shown) ? null : id
 }
 
 /**
- * UUIDv7 orders ids made in one millisecond by their random part, so records one request made together
- * (a batch, the audit events of one write) come in an order of chance in each world. Within such a run of
- * neighbours only, items are put in the order of their masked text.
+ * UUIDv7 orders ids made in one millisecond by their random part, and where a burst of them (a batch, the
+ * audit events of one write) crosses from one millisecond to the next differs between worlds, so such
+ * records come in an order of chance in each world; whether two requests fall in one millisecond is chance
+ * too. Within a run of neighbours the run minted, items are put in the order of their masked text.
  */
 function canonicalOrder (masked: unknown[], original: unknown[]): unknown[] {
   const out = [...masked]
   let start = 0
   while (start < out.length) {
-    const id = mintedOrOwnId(original[start], out[start])
+    let id = mintedOrOwnId(original[start], out[start])
     let end = start + 1
     if (id !== null) {
       while (end < out.length) {
         const next = mintedOrOwnId(original[end], out[end])
-        if (next === null || msPrefix(next) !== msPrefix(id)) break
+        if (next === null) break
+        id = next
         end++
       }
       if (end - start > 1) {
@@ -125,12 +126,13 @@ function maskText (text: string, ctx: MaskContext, ndjson: boolean): unknown {
   const out = [...masked]
   let start = 0
   while (start < out.length) {
-    const id = firstId(out[start] as string)
+    let id = firstId(out[start] as string)
     let end = start + 1
     if (id !== null && !ctx.fixtures.baseIds.has(id)) {
       while (end < out.length) {
         const next = firstId(out[end] as string)
-        if (next === null || ctx.fixtures.baseIds.has(next) || msPrefix(next) !== msPrefix(id)) break
+        if (next === null || ctx.fixtures.baseIds.has(next)) break
+        id = next
         end++
       }
       if (end - start > 1) out.splice(start, end - start, ...out.slice(start, end).sort((a, b) => a.replace(MINTED_TOKEN, '<new>').localeCompare(b.replace(MINTED_TOKEN, '<new>'))))
