@@ -60,16 +60,35 @@ const COLUMNS: Array<ExportColumn<IncidentRecord>> = [
   { name: 'source', type: 'string', required: true, description: 'The reporting channel or partner.', value: (r) => r.source }
 ]
 
-export interface IncidentExportFilter { cityId: string, from?: string | undefined, to?: string | undefined, status?: string | undefined }
+export interface IncidentExportFilter {
+  cityId: string
+  /** The reporting sources the caller's key is limited to; null when it is not. */
+  sources: string[] | null
+  from?: string | undefined
+  to?: string | undefined
+  status?: string | undefined
+}
+
+/**
+ * The condition of a key's sources, each one a text parameter: a CSV export is written by COPY, which takes no
+ * parameters, so its values are written into the statement as literals (sources are slugs: no backslash, which
+ * copyStatement refuses). A key limited to no source at all exports no row.
+ */
+function sourceCondition (sources: string[]): SQL {
+  if (sources.length === 0) return sql`false`
+  return sql`s.source IN (${sql.join(sources.map((source) => sql`${source}`), sql`, `)})`
+}
 
 /**
  * The export's rows, newest first, after a row when given: the order walks the index on (city, occurred_on
  * desc, id desc), or the one on (city, status, occurred_on desc, id desc) with a status, so a page starts where
  * the last one ended at any depth. incident_statistics already leaves out the reports whose reporters opted out
- * of statistics, duplicates and unfounded reports.
+ * of statistics, duplicates and unfounded reports. A key limited to reporting sources gets their rows only, in
+ * every format: the condition is in the query itself, which COPY, the cursor and the keyset pages all run.
  */
 export function incidentRecords (filter: IncidentExportFilter): ExportQuery<IncidentRecord> {
   const conditions: SQL[] = [sql`s.city_id = ${filter.cityId}`]
+  if (Array.isArray(filter.sources)) conditions.push(sourceCondition(filter.sources))
   if (filter.from !== undefined) conditions.push(sql`s.occurred_on >= ${filter.from}::date`)
   if (filter.to !== undefined) conditions.push(sql`s.occurred_on <= ${filter.to}::date`)
   if (filter.status !== undefined) conditions.push(sql`s.status = ${filter.status}`)
@@ -102,7 +121,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'One row per incident, newest first, streamed: no personal field, no free text, no coordinates (location is the ' +
         'neighbourhood and census tract), and without the reports whose reporters opted out of statistics, duplicates and unfounded ' +
         'reports. Needs `exports:read_records`, which `exports:read` does not grant: whoever holds the rows can recount any suppressed ' +
-        'cell of the published counts. Every export is recorded in the audit trail. Columns: GET /v1/exports/incidents/schema. ' +
+        'cell of the published counts. A key limited to reporting sources exports only the incidents of those sources, in every ' +
+        'format and whatever the filter: the file is the one it would get if no other source had ever reported. ' +
+        'Every export is recorded in the audit trail. Columns: GET /v1/exports/incidents/schema. ' +
         'Answers 503 with Retry-After when the server already runs as many exports as it allows.',
       security: [{ bearer: ['exports:read_records'] }],
       querystring: IncidentExportQuery,
@@ -124,7 +145,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       format,
       fileName: [slug, NAME, from ?? 'start', to ?? today(caller.city.timezone)],
       columns: COLUMNS,
-      select: incidentRecords({ cityId: caller.cityId, from, to, status }),
+      select: incidentRecords({ cityId: caller.cityId, sources: caller.sources, from, to, status }),
       asSelected: true
     })
   })
