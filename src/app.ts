@@ -24,6 +24,7 @@ import apiKeys from './routes/v1/api-keys/index.js'
 import auditEvents from './routes/v1/audit-events/index.js'
 import city from './routes/v1/city/index.js'
 import incidents from './routes/v1/incidents/index.js'
+import incidentReports from './routes/v1/incidents/reports.js'
 import exportsRoutes from './routes/v1/exports/index.js'
 import stakeholderNetwork from './routes/v1/stakeholder-network/index.js'
 import kpis from './routes/v1/kpis/index.js'
@@ -172,6 +173,7 @@ export async function buildApp ({ config, database }: AppOptions, logger: AppLog
   await app.register(taxonomies, { prefix: '/v1/taxonomies' })
   await app.register(stakeholderNetwork, { prefix: '/v1/stakeholder-network' })
   await app.register(incidents, { prefix: '/v1/incidents' })
+  await app.register(incidentReports, { prefix: '/v1/incident-reports' })
   await app.register(exportsRoutes, { prefix: '/v1/exports' })
   await app.register(stakeholderRelationships, { prefix: '/v1/stakeholder-relationships' })
   await app.register(kpis, { prefix: '/v1/kpis' })

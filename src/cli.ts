@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from './config.js'
 import { openDatabase, openPglite, type Database } from './db/client.js'
 import { migrate } from './db/migrate.js'
 import { recordAudit, type AuditActor } from './lib/audit.js'
-import { SCOPE_NAMES } from './lib/scopes.js'
+import { SCOPE_NAMES, sharedKeyProblem } from './lib/scopes.js'
 import { createApiKey, revokeApiKeyAnywhere } from './routes/v1/api-keys/repo.js'
 import { createCity, findCityBySlug, toCity } from './routes/v1/city/repo.js'
 import { isTimezone } from './routes/v1/city/schema.js'
@@ -83,6 +83,8 @@ async function keysCreate (args: string[]): Promise<void> {
   const scopes = list(required(values, 'scopes'))
   const unknown = scopes.filter((s) => !(SCOPE_NAMES as string[]).includes(s))
   if (unknown.length > 0) throw new UsageError(`unknown scope ${unknown.join(', ')}; known: ${SCOPE_NAMES.join(', ')}`)
+  const shared = sharedKeyProblem(scopes)
+  if (shared !== null) throw new UsageError(`--scopes: ${shared}`)
   const sources = list(values.sources)
   const badSource = sources.find((s) => !SLUG.test(s) || s.length > 64)
   if (badSource !== undefined) throw new UsageError(`--sources: "${badSource}" is not a source slug`)

@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm'
 import type { FastifyRequest } from 'fastify'
 import { textArrayLiteral, type Executor } from '../db/client.js'
 import { newId } from './ids.js'
+import { changedPaths, isWithin, patchedPaths, type JsonObject } from './merge-patch.js'
 
 export interface AuditActor { type: 'api_key' | 'cli' | 'system', keyId: string | null, requestId: string | null }
 
@@ -46,4 +47,19 @@ export function auditInsert (cityId: string, actor: AuditActor, entries: AuditEn
                 ${column((e) => e.objectId)}::text[], ${column((e) => JSON.stringify(e.details ?? {}))}::text[])
       AS u(id, action, object_type, object_id, details)
     ${writtenIds !== undefined ? sql`WHERE u.object_id::uuid IN (${writtenIds})` : sql``}`
+}
+
+/**
+ * What an update's audit event says of its fields. The public fields it changed are named (with `before` and
+ * `after`, the fields whose values differ; else the fields the patch set or removed). Personal fields are never
+ * named, and whether they changed is never told: comparing them would make the trail an oracle of what they
+ * hold. The event says only whether the write carried any, which depends on the request alone.
+ */
+export function changedFields (sent: JsonObject, personalFields: readonly string[], before?: JsonObject, after?: JsonObject): { fields: string[], personal_fields_sent?: boolean } {
+  const named = before !== undefined && after !== undefined ? changedPaths(before, after) : patchedPaths(sent)
+  if (personalFields.length === 0) return { fields: named }
+  return {
+    fields: named.filter((path) => !isWithin(path, personalFields)),
+    personal_fields_sent: patchedPaths(sent).some((path) => isWithin(path, personalFields))
+  }
 }

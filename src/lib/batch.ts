@@ -4,16 +4,17 @@ import { Compile } from 'typebox/compile'
 import { stringify as canonicalJson } from 'safe-stable-stringify'
 import type { Executor } from '../db/client.js'
 import type { Caller } from '../plugins/auth.js'
-import type { AuditActor } from './audit.js'
+import { changedFields, type AuditActor } from './audit.js'
 import { bulkUpsert, type BulkRow, type BulkTable, type Written } from './bulk-upsert.js'
 import { hmacHex } from './crypto.js'
 import { localDate } from './dates.js'
 import { newId } from './ids.js'
-import { applyMergePatch, patchedPaths, type JsonObject } from './merge-patch.js'
+import { applyMergePatch, type JsonObject } from './merge-patch.js'
 import { UnparsableItem } from './ndjson.js'
 import type { PersonalData, SealedRecord } from './personal-data.js'
 import { Int, OrNull, Uuid } from './schemas.js'
 import { ProblemError, type FieldError } from './problems.js'
+import { grants } from './scopes.js'
 import { fieldErrors } from './validation.js'
 
 /** The most items one batch request may hold. */
@@ -36,7 +37,9 @@ export const ItemOutcomeSchema = (max = BATCH_MAX) => Type.Object({
   index: Int({ minimum: 0, maximum: max - 1, description: 'Position in the request.' }),
   id: OrNull(Uuid()),
   external_id: OrNull(Type.String({ maxLength: 200 })),
-  outcome: Type.Enum(['created', 'updated', 'unchanged', 'rejected']),
+  outcome: Type.Enum(['created', 'updated', 'unchanged', 'accepted', 'rejected'], {
+    description: '`accepted`: written, to a key that cannot read what it wrote into — whether a record was there before is not told, nor its id.'
+  }),
   problems: Type.Array(Type.Object({
     path: Type.String({ maxLength: 500 }),
     message: Type.String({ maxLength: 500 })
@@ -45,7 +48,11 @@ export const ItemOutcomeSchema = (max = BATCH_MAX) => Type.Object({
 
 /** The counts of each outcome of an import of at most `max` items. */
 export const SummarySchema = (max = BATCH_MAX) => Type.Object({
-  created: Int({ minimum: 0, maximum: max }), updated: Int({ minimum: 0, maximum: max }), unchanged: Int({ minimum: 0, maximum: max }), rejected: Int({ minimum: 0, maximum: max })
+  created: Int({ minimum: 0, maximum: max }),
+  updated: Int({ minimum: 0, maximum: max }),
+  unchanged: Int({ minimum: 0, maximum: max }),
+  accepted: Int({ minimum: 0, maximum: max }),
+  rejected: Int({ minimum: 0, maximum: max })
 }, { additionalProperties: false })
 
 export const BatchResult = (id: string) => Type.Object({
@@ -81,6 +88,12 @@ export interface Importable<B extends JsonObject, R extends StoredRecord, D, P> 
   keyOf: (body: B) => string | null
   keyOfRow: (row: R) => string
   externalIdOf: (body: B) => string | null
+  /**
+   * The scope that reads what an item may meet under its natural key (records other keys wrote). A key without
+   * it is told `accepted` for a keyed item that was written, created or merged alike, and no id: what it learns
+   * depends only on what it sent. Without one, a natural key only ever meets the sending key's own records.
+   */
+  readScope?: string
   /** A refusal particular to the caller (a partner's key limited to its sources), or null. */
   refuse?: (caller: Caller, body: B) => FieldError | null
   /** The stored records under these bodies' keys, whole, in one query. */
@@ -97,8 +110,11 @@ export interface Importable<B extends JsonObject, R extends StoredRecord, D, P> 
    * an external_id). Returns the problems of each draft (paths relative to the item), or null where none.
    */
   references?: (db: Executor, cityId: string, drafts: D[]) => Promise<Array<FieldError[] | null>>
-  /** A resource with personal fields: the part of a draft to seal with the record (null: none), and how. */
-  personal?: { of: (draft: D) => P | null, data: PersonalData<P> }
+  /**
+   * A resource with personal fields: the part of a draft to seal with the record (null: none), how, and the
+   * input's personal fields (dotted paths), which an update's audit event never names.
+   */
+  personal?: { of: (draft: D) => P | null, data: PersonalData<P>, fields: readonly string[] }
   table: BulkTable<ImportRow<D>>
   /**
    * Records that an import never changes once stored (a survey response): an item under a stored key with
@@ -177,6 +193,12 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
   resource: Importable<B, R, D, P>, raw: unknown[], options: ImportOptions): Promise<ImportResult<R>> {
   const check = validatorOf(resource.schema)
   const db = options.db ?? app.db
+  // A key that cannot read what its keyed items may meet is answered by what it sent alone (blindOutcomes).
+  const blind = resource.readScope !== undefined && !grants(caller.scopes, resource.readScope) ? new Set<number>() : null
+  if (blind !== null && options.answer !== undefined) {
+    const answer = options.answer
+    options = { ...options, answer: async (tx, done) => { blindOutcomes(done.items, blind); await answer(tx, done) } }
+  }
   const hashKey = app.subkey(`${resource.kind}-content`)
   const result: ImportResult<R> = { items: [], written: [], answered: false }
   const valid: Array<Valid<B>> = []
@@ -194,6 +216,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
     if (refusal != null) return reject([{ ...refusal, path: `/${part}${refusal.path}` }])
     const key = resource.keyOf(body)
     if (options.requireKey && key === null) return reject([{ path: `/${part}/external_id`, message: 'is required in a batch' }])
+    if (key !== null) blind?.add(index)
     if (key !== null) {
       const first = seen.get(key)
       if (first !== undefined) return reject([{ path: `/${part}/external_id`, message: `repeats item ${first} of this batch (the same key)` }])
@@ -209,7 +232,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
   for (let round = 0; round < ROUNDS && pending.length > 0; round++) {
     const keyed = pending.filter((v) => v.key !== null)
     const stored = new Map((await resource.find(db, caller.cityId, keyed.map((v) => v.body))).map((row) => [resource.keyOfRow(row), row]))
-    const rows: Array<ImportRow<D> & { index: number, isNew: boolean, fields: string[] }> = []
+    const rows: Array<ImportRow<D> & { index: number, isNew: boolean, change: ReturnType<typeof changedFields> | null }> = []
     for (const item of pending) {
       const found = item.key !== null ? stored.get(item.key) : undefined
       const part = options.pathOf(item.index)
@@ -226,6 +249,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
         continue
       }
       let input: B
+      let storedInput: B | undefined
       if (found === undefined) {
         input = applyMergePatch({} as B, item.body)
       } else {
@@ -234,7 +258,8 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
           reject([{ path: `/${part}`, message: `the stored personal data of this ${resource.kind} fails its integrity check; erase it before importing it again` }])
           continue
         }
-        input = (resource.merge ?? applyMergePatch)(resource.toInput(found, personal), item.body)
+        storedInput = resource.toInput(found, personal)
+        input = (resource.merge ?? applyMergePatch)(storedInput, item.body)
       }
       const prepared = resource.prepare(input, request)
       if (prepared.draft === null) {
@@ -248,8 +273,8 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
       rows.push({
         index: item.index,
         isNew: found === undefined,
-        // Which fields an update set or cleared, for its audit event (names only).
-        fields: found === undefined ? [] : patchedPaths(item.body),
+        // What an update changed, for its audit event: public field names only.
+        change: storedInput === undefined ? null : changedFields(item.body, resource.personal?.fields ?? [], storedInput, input),
         id,
         version: (found?.version ?? 0) + 1,
         draft,
@@ -270,13 +295,13 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
       rows.splice(0, rows.length, ...rows.filter((r) => result.items[r.index]?.outcome !== 'rejected'))
     }
     refuseIfAtomic(result, raw.length, options, unreferenced)
-    if (options.dryRun || rows.length === 0) return result
+    if (options.dryRun || rows.length === 0) return blindOutcomes(result, blind)
 
     const entries = rows.map((r) => ({
       action: `${resource.kind}.${r.isNew ? 'created' : 'updated'}`,
       objectType: resource.kind,
       objectId: r.id,
-      details: { ...resource.auditDetails?.(r), personal_data: r.personalData !== null, ...(r.isNew ? {} : { fields: r.fields }) }
+      details: { ...resource.auditDetails?.(r), personal_data: r.personalData !== null, ...r.change }
     }))
     /** One statement writes and audits; with an answer to store, it and the answer share a transaction. */
     const write = async (db: Executor): Promise<Array<Valid<B>>> => {
@@ -302,6 +327,21 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
   for (const { index, body } of pending) {
     result.items[index] = { index, id: null, external_id: resource.externalIdOf(body), outcome: 'rejected', problems: [{ path: `/${options.pathOf(index)}`, message: CONCURRENT }] }
   }
+  return blindOutcomes(result, blind)
+}
+
+/**
+ * The outcomes a key that cannot read the resource is told: a keyed item that was written is `accepted`,
+ * whether it created a record or merged into one, and no item carries the id of a record it met. An item
+ * without a natural key always creates, and keeps its `created` and its id. Changes the items in place.
+ */
+function blindOutcomes<T extends ImportResult<unknown> | ItemOutcome[]> (result: T, keyed: Set<number> | null): T {
+  if (keyed === null) return result
+  for (const item of Array.isArray(result) ? result : result.items) {
+    if (item === undefined || !keyed.has(item.index)) continue
+    if (item.outcome === 'created' || item.outcome === 'updated') item.outcome = 'accepted'
+    item.id = null
+  }
   return result
 }
 
@@ -322,8 +362,8 @@ function refuseIfAtomic (result: ImportResult<unknown>, total: number, options: 
 }
 
 /** The summary of a batch answer. */
-export function summaryOf (items: ItemOutcome[]): { created: number, updated: number, unchanged: number, rejected: number } {
-  const summary = { created: 0, updated: 0, unchanged: 0, rejected: 0 }
+export function summaryOf (items: ItemOutcome[]): { created: number, updated: number, unchanged: number, accepted: number, rejected: number } {
+  const summary = { created: 0, updated: 0, unchanged: 0, accepted: 0, rejected: 0 }
   for (const item of items) summary[item.outcome]++
   return summary
 }

@@ -10,6 +10,7 @@ import { etagOf } from './etag.js'
 import type { JsonObject } from './merge-patch.js'
 import { ndjsonParser, NDJSON_TYPE } from './ndjson.js'
 import { ProblemError } from './problems.js'
+import { grants } from './scopes.js'
 import { AUTHENTICATED, problemResponses, ref } from './schemas.js'
 import { validatorCompiler } from './validation.js'
 
@@ -97,7 +98,19 @@ export function registerBatchRoute<B extends JsonObject, R extends StoredRecord,
  * transaction for Idempotency-Key replays.
  */
 export async function createOne<B extends JsonObject, R extends StoredRecord, D, P> (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply,
-  resource: Importable<B, R, D, P>, options: { location: (id: string) => string, read: (db: Executor, id: string) => Promise<R | undefined>, present: (row: R) => unknown, etag?: boolean }): Promise<FastifyReply> {
+  resource: Importable<B, R, D, P>, options: {
+    location: (id: string) => string
+    read: (db: Executor, id: string) => Promise<R | undefined>
+    present: (row: R) => unknown
+    etag?: boolean
+  }): Promise<FastifyReply> {
+  const caller = callerOf(request)
+  // An object sent with its natural key may meet a stored record and be answered with it, merged: a key that
+  // cannot read the resource is refused before anything is looked up.
+  if (resource.readScope !== undefined && resource.keyOf(request.body as B) !== null && !grants(caller.scopes, resource.readScope)) {
+    throw new ProblemError('forbidden', `Sending an external_id updates a stored ${resource.kind} and answers it, which needs ${resource.readScope}; ` +
+      'import through the batch operation, whose answer is an outcome, or send the object without it.')
+  }
   const answer = async (db: Executor, result: ImportResult<R>): Promise<string> => {
     const item = result.items[0]
     if (item?.id == null) throw new ProblemError('conflict', `The ${resource.kind} was being written concurrently; send it again.`, { retryable: true })
@@ -110,7 +123,7 @@ export async function createOne<B extends JsonObject, R extends StoredRecord, D,
     return await reply.answerWithin(db, options.present(row))
   }
   return await answered(app, request, reply, answer, async (answerOptions) =>
-    await importItems(app, callerOf(request), actorOf(request), resource, [request.body], {
+    await importItems(app, caller, actorOf(request), resource, [request.body], {
       requireKey: false, atomic: true, dryRun: false, rejectedAs: 'validation_failed', pathOf: () => 'body', returnRows: true, ...answerOptions
     }))
 }

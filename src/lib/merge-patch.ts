@@ -30,5 +30,24 @@ export function patchedPaths (patch: JsonObject, prefix = '', into: string[] = [
   return into
 }
 
+/**
+ * The dotted paths whose values differ between two inputs: nested objects are compared member by member,
+ * arrays and scalars whole. Names only, for audit events.
+ */
+export function changedPaths (before: JsonObject, after: JsonObject, prefix = '', into: string[] = []): string[] {
+  const names = new Set([...Object.keys(before), ...Object.keys(after)])
+  for (const name of names) {
+    const was = before[name]
+    const is = after[name]
+    if (isObject(was) || isObject(is)) changedPaths(isObject(was) ? was : {}, isObject(is) ? is : {}, `${prefix}${name}.`, into)
+    else if (JSON.stringify(was) !== JSON.stringify(is)) into.push(prefix + name)
+  }
+  return into
+}
+
+/** Whether a dotted path is one of `fields`, or inside one of them. */
+export const isWithin = (path: string, fields: readonly string[]): boolean =>
+  fields.some((field) => path === field || path.startsWith(`${field}.`))
+
 /** The media types a PATCH body may be sent as: merge-patch is what it means, plain JSON is accepted too. */
 export const MERGE_PATCH_TYPE = 'application/merge-patch+json'

@@ -6,10 +6,13 @@ export const SCOPES = {
   'stakeholders:read_contact': 'Personal data: read stakeholders\' personal contact details. Never implied by admin.',
   'surveys:read': 'Read community survey definitions and suppressed results.',
   'surveys:write': 'Create and change community survey definitions.',
-  'survey-responses:write': 'Submit community survey responses (a resident-facing portal).',
+  'survey-responses:submit': 'Submit-only, for a resident-facing portal whose key every resident shares: submit a survey response and get a receipt. No external_id, never an update, never a read.',
+  'survey-responses:write': 'Enter and import responses, paper forms with their external_id included (staff entering forms). A form id is the entering key\'s own.',
   'surveys:read_responses': 'Personal data: read individual survey responses. Never implied by admin.',
   'incidents:read': 'Read bias-incident and hate-crime reports without personal data.',
-  'incidents:write': 'Report, import and update bias incidents and hate crimes.',
+  'incidents:report': 'Submit-only, for a resident-facing report form whose key every resident shares: submit a report and get a receipt. No external_id, never an update, never a read.',
+  'incidents:write': 'Report and import bias incidents and hate crimes (a partner\'s own sources when the key is limited to them), and correct their details with incidents:read. Never the case.',
+  'incidents:case': 'Run the case (with incidents:read): status, resolution, duplicates and referrals. City case workers only.',
   'incidents:read_personal': 'Personal data: read reporters\' identity, narratives, addresses and precise coordinates. Never implied by admin; every such read is audited.',
   'plans:read': 'Read the prevention plan: goals, objectives and actions.',
   'plans:write': 'Create and change the prevention plan.',
@@ -24,6 +27,30 @@ export const SCOPE_NAMES = Object.keys(SCOPES) as Scope[]
 
 /** Scopes that reveal a person; only a key granted one explicitly holds it. */
 export const PERSONAL_SCOPES: ReadonlySet<string> = new Set(['incidents:read_personal', 'stakeholders:read_contact', 'surveys:read_responses'])
+
+/**
+ * Scopes made for keys that many people share (a resident portal's): they create only, and their answers say
+ * nothing of what anyone else sent. A key holding one is a shared key.
+ */
+export const SUBMIT_SCOPES: ReadonlySet<string> = new Set(['incidents:report', 'survey-responses:submit'])
+
+/** What a shared key may hold besides its submit scopes: reading survey forms to render them, nothing else. */
+const SHARED_KEY_COMPANIONS: ReadonlySet<string> = new Set(['surveys:read'])
+
+/**
+ * Whether a key holding `held` is shared by many people: it never compares, reads back or learns of others'
+ * requests (its Idempotency-Keys are spaced by body, its allowance's figures are not shown).
+ */
+export const isSharedKey = (held: readonly string[]): boolean => held.some((scope) => SUBMIT_SCOPES.has(scope))
+
+/** Why these scopes cannot make one key (a submit scope with one that writes, reads records or runs the case), or null. */
+export function sharedKeyProblem (scopes: readonly string[]): string | null {
+  if (!isSharedKey(scopes)) return null
+  const others = scopes.filter((scope) => !SUBMIT_SCOPES.has(scope) && !SHARED_KEY_COMPANIONS.has(scope))
+  return others.length === 0
+    ? null
+    : `a key with ${scopes.filter((s) => SUBMIT_SCOPES.has(s)).join(', ')} is shared by the residents who submit through it, so it holds only submit scopes and surveys:read; not ${others.join(', ')}`
+}
 
 /** Whether a key holding `held` may do what `needed` allows. */
 export function grants (held: readonly string[], needed: string): boolean {

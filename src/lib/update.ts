@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Db, Tx } from '../db/client.js'
 import { callerOf } from '../plugins/auth.js'
-import { actorOf, recordAudit, type AuditEntry } from './audit.js'
+import { actorOf, changedFields, recordAudit, type AuditEntry } from './audit.js'
 import { etagOf, expectedVersion, stale } from './etag.js'
-import { patchedPaths, type JsonObject } from './merge-patch.js'
+import type { JsonObject } from './merge-patch.js'
 import { notFound } from './problems.js'
 
 export interface Versioned { id: string, version: number }
@@ -24,6 +24,8 @@ export interface VersionedUpdate<R extends Versioned> {
   write: (tx: Tx, current: R) => Promise<R | undefined>
   /** Audit details besides the patched field names: names and ids only, never a value. */
   details?: (current: R, written: R) => Record<string, unknown>
+  /** The patch's personal fields (dotted paths), which the audit event never names (lib/audit changedFields). */
+  personalFields?: readonly string[]
 }
 
 /**
@@ -45,7 +47,7 @@ export async function updateVersioned<R extends Versioned> (db: Db, request: Fas
       action: update.action(current),
       objectType: update.objectType,
       objectId: current.id,
-      details: { fields: patchedPaths(patch), ...update.details?.(current, row) }
+      details: { ...changedFields(patch, update.personalFields ?? []), ...update.details?.(current, row) }
     }
     await recordAudit(tx, callerOf(request).cityId, actorOf(request), entry)
     return row

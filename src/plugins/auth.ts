@@ -6,7 +6,7 @@ import { apiKeys, cities } from '../db/schema/index.js'
 import { sha256Hex } from '../lib/crypto.js'
 import { ProblemError } from '../lib/problems.js'
 import { addRouteHook } from '../lib/route-hooks.js'
-import { grants } from '../lib/scopes.js'
+import { grants, isSharedKey } from '../lib/scopes.js'
 
 /** The settings of the caller's city that writes and published figures depend on. */
 export interface CitySettings {
@@ -28,7 +28,14 @@ export interface Caller {
   city: CitySettings
 }
 
-interface CachedKey extends Caller { expiresAt: number | null, checkedAt: number, touchedAt: number, allowance: string }
+interface CachedKey extends Caller {
+  expiresAt: number | null
+  checkedAt: number
+  touchedAt: number
+  allowance: string
+  /** A key that many people share (lib/scopes isSharedKey): told nothing of the allowance they share. */
+  shared: boolean
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -145,6 +152,8 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
       const hash = bearerTokenHash(request)
       entry = hash === null ? null : lookup(hash, request.ip, Date.now())
       resolved[KEY] = entry
+      // Once looked up, the key is known at once to what asks later in the request (the answer's headers).
+      if (entry instanceof Promise) entry.then((found) => { resolved[KEY] = found }, () => {})
     }
     return entry
   }
@@ -176,7 +185,8 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
       expiresAt: row.expiresAt?.getTime() ?? null,
       checkedAt: now,
       touchedAt: hit?.touchedAt ?? row.lastUsedAt?.getTime() ?? 0,
-      allowance: `key:${row.keyId}`
+      allowance: `key:${row.keyId}`,
+      shared: isSharedKey(row.scopes)
     }
     cache.set(secretHash, entry)
     return entry
@@ -199,7 +209,7 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
    * runs before any body is read. A key this process has verified is admitted at once; only a look-up in the
    * database makes the request wait.
    */
-  function authenticate (request: FastifyRequest, needed: string[]): Promise<void> | undefined {
+  function authenticate (request: FastifyRequest, needed: string[][]): Promise<void> | undefined {
     const hash = bearerTokenHash(request)
     if (hash === null) throw new ProblemError('unauthorized', 'Send an API key as `Authorization: Bearer <key>`.', { headers: CHALLENGE })
     const found = keyOf(request)
@@ -208,24 +218,34 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
     return undefined
   }
 
-  function admit (request: FastifyRequest, entry: CachedKey | null, needed: string[]): void {
+  function admit (request: FastifyRequest, entry: CachedKey | null, needed: string[][]): void {
     const now = Date.now()
     if (entry === null || (entry.expiresAt !== null && entry.expiresAt <= now)) {
       throw new ProblemError('unauthorized', 'The API key is unknown, revoked or expired.', { headers: CHALLENGE })
     }
-    const missing = needed.filter((scope) => !grants(entry.scopes, scope))
-    if (missing.length > 0) {
-      throw new ProblemError('forbidden', `The API key lacks the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}.`)
-    }
+    const refusal = missingScopes(entry.scopes, needed)
+    if (refusal !== null) throw new ProblemError('forbidden', refusal)
     request.caller = { keyId: entry.keyId, cityId: entry.cityId, scopes: entry.scopes, sources: entry.sources, city: entry.city }
     touch(entry, now, request)
   }
+
+  /**
+   * Everyone who uses a shared, submit-only key draws on one allowance; what is left of it counts the others'
+   * requests, so such a key is told none of the RateLimit-* figures (a 429 keeps only its Retry-After).
+   */
+  const ALLOWANCE_HEADERS = ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset']
+  app.addHook('onSend', (request, reply, payload, done) => {
+    const entry = resolvedOf(request)[KEY]
+    if (entry != null && !(entry instanceof Promise) && entry.shared) for (const name of ALLOWANCE_HEADERS) reply.removeHeader(name)
+    done(null, payload)
+  })
 
   // Only routes that declare `security` get the hook, with their scopes read once, when the route is added.
   app.addHook('onRoute', (route) => {
     const security = route.schema?.security as Array<Record<string, string[]>> | undefined
     if (security === undefined || security.length === 0) return
-    const needed = security[0]?.bearer ?? []
+    // Alternatives, as OpenAPI reads them: the scopes of any one entry admit the request.
+    const needed = security.map((entry) => entry.bearer ?? [])
     const hook = (request: FastifyRequest, _reply: unknown, _payload: unknown, done: (err?: Error | null) => void): void => {
       let waiting: Promise<void> | undefined
       try {
@@ -240,6 +260,22 @@ export default fp<AuthOptions>(async (app, { cacheTtlMs, rateLimitMax, rateLimit
     addRouteHook(route, 'preParsing', hook)
   })
 }, { name: 'auth', dependencies: ['db'] })
+
+/**
+ * Why a key holding `held` is refused an operation that any one of `alternatives` admits (each a list of
+ * scopes needed together), or null when it is admitted.
+ */
+export function missingScopes (held: readonly string[], alternatives: string[][]): string | null {
+  let closest: string[] | undefined
+  for (const needed of alternatives) {
+    const missing = needed.filter((scope) => !grants(held, scope))
+    if (missing.length === 0) return null
+    if (closest === undefined || missing.length < closest.length) closest = missing
+  }
+  const lacks = (missing: string[]): string => `the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`
+  if (alternatives.length === 1) return `The API key lacks ${lacks(closest ?? [])}.`
+  return `The API key lacks ${lacks(closest ?? [])}; this operation takes ${alternatives.map((needed) => needed.join(' + ')).join(', or ')}.`
+}
 
 /** The caller of a route that declares security; the auth hook has already refused anyone else. */
 export function callerOf (request: FastifyRequest): Caller {

@@ -5,6 +5,7 @@ import { query, type Executor } from '../db/client.js'
 import { idempotencyKeys } from '../db/schema/index.js'
 import { open, seal, sha256Hex } from '../lib/crypto.js'
 import { ProblemError } from '../lib/problems.js'
+import { isSharedKey } from '../lib/scopes.js'
 import { addRouteHook } from '../lib/route-hooks.js'
 import type { Caller } from './auth.js'
 
@@ -117,8 +118,12 @@ export default fp<{ ttlHours: number }>(async (app, { ttlHours }) => {
       throw new ProblemError('validation_failed', 'Idempotency-Key must be 1 to 255 visible ASCII characters.', { errors: [{ path: '/headers/idempotency-key', message: 'must be 1 to 255 visible ASCII characters' }] })
     }
     if (unreleased.size > 0) await releasePending()
-    const claim: Claim = { caller: request.caller, key: header, answer: null }
     const fingerprint = fingerprintOf(request)
+    // On a key that many people share, a client's Idempotency-Key only picks which replay it gets: the key is
+    // spaced by what was sent, so one resident's key with another body is a request of its own, never a 422
+    // or a 409 telling that someone else used it, and a replay needs the very body it repeats.
+    const key = isSharedKey(request.caller.scopes) ? `shared:${sha256Hex(`${header}\n${fingerprint}`)}` : header
+    const claim: Claim = { caller: request.caller, key, answer: null }
     const claimed = await query<{ key: string }>(app.db, sql`
       INSERT INTO idempotency_keys (city_id, api_key_id, key, fingerprint, locked_until, expires_at)
       VALUES (${claim.caller.cityId}, ${claim.caller.keyId}, ${claim.key}, ${fingerprint},
@@ -202,5 +207,5 @@ export const IdempotencyKeyHeader = {
   type: 'string',
   minLength: 1,
   maxLength: 255,
-  description: 'Makes the POST safe to retry: a retry with the same key and body replays the first response (marked `Idempotent-Replayed: true`); the same key with another body is 422; while the first request runs, 409. Keys are kept 24 hours and scoped to the API key. A request that failed (5xx) or was refused as "send it again" keeps no answer: its retry runs again.'
+  description: 'Makes the POST safe to retry: a retry with the same key and body replays the first response (marked `Idempotent-Replayed: true`); the same key with another body is 422; while the first request runs, 409. Keys are kept 24 hours and scoped to the API key; on a submit-only key that many people share, to the key and the body, so a client never learns of another\'s request. A request that failed (5xx) or was refused as "send it again" keeps no answer: its retry runs again.'
 }

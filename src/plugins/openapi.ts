@@ -14,10 +14,18 @@ re-running their imports safely; analysts pull de-identified exports.
 \`{ "data": [...], "next_cursor": ... }\`: pass \`next_cursor\` back as \`cursor\`. Every POST accepts an
 \`Idempotency-Key\`. Updates answer an \`ETag\`; send it back in \`If-Match\` (stale: 412, missing: 428).
 Every failure is an RFC 9457 problem (\`application/problem+json\`) with a stable \`code\`.
-Every response carries \`x-request-id\` and the \`RateLimit-*\` headers of the caller's allowance.
+Every response carries \`x-request-id\` and, but to a shared submit-only key, the \`RateLimit-*\` headers of the
+caller's allowance.
 
 **Personal data.** Victims' and reporters' identities are never in a response unless the key holds a
-personal-data scope, which even \`admin\` does not imply.`
+personal-data scope, which even \`admin\` does not imply.
+
+**A key learns nothing it may not read.** What a key receives — status, body, headers, batch outcomes, problems,
+audit events, ETags — does not depend on data it may not read: personal fields without their scope, other
+sources' records for a key limited to sources, another city's records, or other people's requests on a key they
+share. Import outcomes compare only with what the same key sent before. An ETag is predictable and is no
+permission: every PATCH needs the scope that reads the object, so \`If-Match: *\` is accepted only from a key
+that may read it.`
 
 interface OpenApiResponse { description?: string, headers?: Record<string, unknown>, content?: Record<string, { schema?: Record<string, unknown> }> }
 interface OpenApiOperation { responses?: Record<string, OpenApiResponse> }

@@ -64,7 +64,7 @@ t.test('dates PostgreSQL cannot hold are refused by validation first, with the d
   const { database } = await freshDatabase(t)
   const { app } = await appWithLog(t, database)
   const city = await makeCityWithKey(database.db)
-  const writer = await makeKey(database.db, city.id, ['incidents:write', 'incidents:read'])
+  const writer = await makeKey(database.db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])
 
   const list = await app.inject({ method: 'GET', url: '/v1/incidents?occurred_from=0000-01-01', headers: bearer(writer.key) })
   expectProblem(t, list, 400, 'validation_failed', 'a filter from year 0')

@@ -9,7 +9,7 @@ import { createIncident, etagOf, getIncident, incidentCount, report } from '../r
 const { app, database } = await build(t)
 const db = database.db
 
-const SCOPES = ['admin', 'incidents:write', 'incidents:read'] as const
+const SCOPES = ['admin', 'incidents:write', 'incidents:read', 'incidents:case'] as const
 const NDJSON = 'application/x-ndjson'
 const MERGE_PATCH = 'application/merge-patch+json'
 const BATCH_BODY_LIMIT = 16 * 1024 * 1024
@@ -160,7 +160,7 @@ t.test('NDJSON: a line too deep, holding a NUL or not JSON is a rejected item on
   const items: Item[] = res.json().items
   t.same(items.map((i) => i.index), [0, 1, 2, 3, 4, 5], 'one answer per non-blank line')
   t.same(items.map((i) => i.outcome), ['created', 'rejected', 'rejected', 'rejected', 'rejected', 'created'])
-  t.same(res.json().summary, { created: 2, updated: 0, unchanged: 0, rejected: 4 })
+  t.same(res.json().summary, { created: 2, updated: 0, unchanged: 0, accepted: 0, rejected: 4 })
   for (const index of [1, 2, 3, 4]) {
     t.same(items[index]?.problems.map((p) => p.path), [`/body/${index}`], `item ${index} is rejected on /body/${index}`)
     t.equal(items[index]?.id, null, `item ${index} has no incident`)
@@ -187,7 +187,7 @@ t.test('NDJSON: more than 1,000 non-blank lines is a 400 validation_failed and w
   const exactly = ndjsonLines(1000, 'full').flatMap((line, i) => i % 100 === 0 ? [line, '', '   '] : [line]).join('\r\n') + '\r\n\r\n'
   const res = await send('POST', '/v1/incidents/batch?dry_run=true', city.key, NDJSON, exactly)
   t.equal(res.statusCode, 200, '1,000 items with 20 blank lines among them are one full batch')
-  t.same(res.json().summary, { created: 1000, updated: 0, unchanged: 0, rejected: 0 })
+  t.same(res.json().summary, { created: 1000, updated: 0, unchanged: 0, accepted: 0, rejected: 0 })
   t.equal(await incidentCount(db, city.id), 0, 'a dry run writes nothing')
 })
 

@@ -19,7 +19,7 @@ async function appWithCapturedLog (t: Test, env: Record<string, string> = {}) {
 t.test('log lines carry the request id and never a key, a secret or a reporter\'s personal data', async (t) => {
   const { app, database, log } = await appWithCapturedLog(t)
   const city = await makeCityWithKey(database.db)
-  const writer = await makeKey(database.db, city.id, ['incidents:write', 'incidents:read'])
+  const writer = await makeKey(database.db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])
   const created = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: { ...bearer(city.key), 'idempotency-key': 'log-test-1' }, payload: { name: 'portal', scopes: ['incidents:read'] } })
   t.equal(created.statusCode, 201)
   const secret = created.json().key as string

@@ -83,7 +83,7 @@ t.test('a string beyond its maxLength is a 400 validation_failed, not stored and
 })
 
 t.test('a NUL character, in a JSON body, an NDJSON line or a query, is a 400 and stores nothing', async (t) => {
-  const city = await makeCityWithKey(db, ['admin', 'incidents:write', 'incidents:read'])
+  const city = await makeCityWithKey(db, ['admin', 'incidents:write', 'incidents:read', 'incidents:case'])
   const body = await app.inject({
     method: 'POST',
     url: '/v1/api-keys',

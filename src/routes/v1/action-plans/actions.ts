@@ -70,7 +70,7 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Requires `If-Match`. Owner and partners must be stakeholders of the city, programs programs of its directory, amounts in ' +
         'the plan\'s currency, and `objective_id` an objective of the same plan: a 422 names each item that is not. Progress is better ' +
         'recorded with a dated note (`POST /v1/actions/{id}/updates`), which keeps the timeline.',
-      security: [{ bearer: [WRITE] }],
+      security: [{ bearer: [READ, WRITE] }],
       params: IdParams,
       headers: IfMatch,
       body: mergePatchBody(ActionPatchSchema),

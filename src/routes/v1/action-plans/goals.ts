@@ -12,7 +12,7 @@ import { toGoal, toGoalInput, toObjective } from './present.js'
 import { getGoal, getObjective, replaceGoal, type GoalRow } from './repo.js'
 import { prepareGoal } from './rules.js'
 import { GoalPatchSchema, GoalSchema, ObjectiveInputSchema, ObjectiveSchema } from './schema.js'
-import { IfMatch, invalid, TAG, WRITE, registerNodeDelete } from './shared.js'
+import { IfMatch, invalid, READ, TAG, WRITE, registerNodeDelete } from './shared.js'
 
 const goalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const GoalRef = ref(GoalSchema)
@@ -23,7 +23,7 @@ const goalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: [TAG],
       summary: 'Change a goal',
       description: 'Requires `If-Match` (the goal\'s ETag, from its creation or its last change). An external_id taken by another goal of the plan is a 409.',
-      security: [{ bearer: [WRITE] }],
+      security: [{ bearer: [READ, WRITE] }],
       params: IdParams,
       headers: IfMatch,
       body: mergePatchBody(GoalPatchSchema),

@@ -14,6 +14,7 @@ export const OBJECTIVE = 'objective'
 export const ACTION = 'action'
 
 const keyed = {
+  readScope: 'plans:read',
   keyOf: (body: { external_id?: string }) => body.external_id ?? null,
   keyOfRow: (row: { externalId: string | null }) => row.externalId ?? '',
   externalIdOf: (body: { external_id?: string }) => body.external_id ?? null

@@ -13,7 +13,7 @@ import { toAction, toObjective, toObjectiveInput } from './present.js'
 import { getAction, getGoal, getObjective, getPlan, replaceObjective, type ObjectiveRow } from './repo.js'
 import { prepareObjective } from './rules.js'
 import { ActionInputSchema, ActionSchema, ObjectivePatchSchema, ObjectiveSchema } from './schema.js'
-import { IfMatch, invalid, TAG, unprocessable, WRITE, registerNodeDelete } from './shared.js'
+import { IfMatch, invalid, READ, TAG, unprocessable, WRITE, registerNodeDelete } from './shared.js'
 
 const objectivesRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const ObjectiveRef = ref(ObjectiveSchema)
@@ -24,7 +24,7 @@ const objectivesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: [TAG],
       summary: 'Change a key objective, or move it under another goal',
       description: 'Requires `If-Match`. `goal_id` must be a goal of the same plan (422 otherwise); the objective\'s actions move with it.',
-      security: [{ bearer: [WRITE] }],
+      security: [{ bearer: [READ, WRITE] }],
       params: IdParams,
       headers: IfMatch,
       body: mergePatchBody(ObjectivePatchSchema),

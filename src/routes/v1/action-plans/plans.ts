@@ -105,7 +105,7 @@ const plansRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: [TAG],
       summary: 'Change a plan: adopt it, extend its period, reword its vision',
       description: 'Requires `If-Match`. The currency changes only while no action of the plan holds an amount in the old one (422).',
-      security: [{ bearer: [WRITE] }],
+      security: [{ bearer: [READ, WRITE] }],
       params: IdParams,
       headers: IfMatch,
       body: mergePatchBody(PlanPatchSchema),

@@ -4,10 +4,10 @@ import { actorOf, recordAudit } from '../../../lib/audit.js'
 import { pageOf, uuidPosition } from '../../../lib/pagination.js'
 import { invalidField, notFound, ProblemError } from '../../../lib/problems.js'
 import { AUTHENTICATED, IdParams, NoContent, Page, problemResponses, ref } from '../../../lib/schemas.js'
-import { grants } from '../../../lib/scopes.js'
+import { grants, sharedKeyProblem } from '../../../lib/scopes.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
-import { createApiKey, getApiKey, listApiKeys, revokeApiKey, toApiKey } from './repo.js'
+import { createApiKey, getApiKey, listApiKeys, revokeApiKey, rotateApiKey, toApiKey } from './repo.js'
 import { ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeyListQuery, ApiKeySchema } from './schema.js'
 
 const LIST = 'api-keys'
@@ -24,7 +24,8 @@ const apiKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Create an API key',
       description: 'Creates a key for a portal, partner or analyst. The secret is in this response only. ' +
         'A key can grant only scopes it holds itself (so personal-data scopes need a key that has them), and a ' +
-        'key limited to reporting sources can create keys only for those sources.',
+        'key limited to reporting sources can create keys only for those sources. A key with a submit scope (`incidents:report`, ' +
+        '`survey-responses:submit`) is shared by the residents who submit through it: it holds submit scopes and `surveys:read` only (400 otherwise).',
       security: [{ bearer: ['admin'] }],
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
       body: ApiKeyCreateSchema,
@@ -35,6 +36,8 @@ const apiKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const body = request.body
     const ungranted = body.scopes.filter((scope) => !grants(caller.scopes, scope))
     if (ungranted.length > 0) throw new ProblemError('forbidden', `A key cannot grant scopes it does not hold: ${ungranted.join(', ')}.`)
+    const shared = sharedKeyProblem(body.scopes)
+    if (shared !== null) throw invalidField('/body/scopes', shared)
     let sources = body.sources ?? null
     if (caller.sources !== null) {
       sources ??= caller.sources
@@ -59,16 +62,17 @@ const apiKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'listApiKeys',
       tags: ['api-keys'],
       summary: 'List the city\'s API keys',
-      description: 'Newest first. Secrets are never listed.',
+      description: 'Newest first. Secrets are never listed. A key limited to reporting sources (a partner\'s administrator) lists, reads, ' +
+        'rotates and revokes only keys limited to some of its sources; any other key answers 404 to it, as a missing one.',
       security: [{ bearer: ['admin'] }],
       querystring: ApiKeyListQuery,
       response: { 200: Page(ApiKeyRef), ...problemResponses(...AUTHENTICATED) }
     }
   }, async (request) => {
-    const { cityId } = callerOf(request)
+    const { cityId, sources } = callerOf(request)
     const { limit = 50, cursor, state } = request.query
     const before = cursor !== undefined ? uuidPosition(app.cursors.decode(cityId, LIST, cursor)) : undefined
-    const rows = await listApiKeys(app.db, cityId, { limit, ...(before ? { before } : {}), ...(state ? { state } : {}) })
+    const rows = await listApiKeys(app.db, cityId, sources, { limit, ...(before ? { before } : {}), ...(state ? { state } : {}) })
     const page = pageOf(rows, limit, (row) => [row.id], (position) => app.cursors.encode(cityId, LIST, position))
     return { data: page.data.map(toApiKey), next_cursor: page.next_cursor }
   })
@@ -84,9 +88,36 @@ const apiKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: ApiKeyRef, ...problemResponses(...AUTHENTICATED, 404) }
     }
   }, async (request) => {
-    const row = await getApiKey(app.db, callerOf(request).cityId, request.params.id)
+    const { cityId, sources } = callerOf(request)
+    const row = await getApiKey(app.db, cityId, sources, request.params.id)
     if (row === undefined) throw notFound('API key')
     return toApiKey(row)
+  })
+
+  app.post('/:id/rotate', {
+    schema: {
+      operationId: 'rotateApiKey',
+      tags: ['api-keys'],
+      summary: 'Give an API key a new secret',
+      description: 'The same key — id, scopes, sources, and what is bound to it: a partner\'s re-imports stay `unchanged`, its ' +
+        'Idempotency-Keys and its audit trail carry over — with a new secret, shown in this response only. The old secret stops working ' +
+        'at once on this instance and within `AUTH_CACHE_TTL_MS` on every other. A revoked or expired key answers 404.',
+      security: [{ bearer: ['admin'] }],
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
+      params: IdParams,
+      response: { 200: ref(ApiKeyCreatedSchema), ...problemResponses(...AUTHENTICATED, 404) }
+    }
+  }, async (request, reply) => {
+    const caller = callerOf(request)
+    const rotated = await app.db.transaction(async (tx) => {
+      const result = await rotateApiKey(tx, caller.cityId, caller.sources, request.params.id)
+      if (result === undefined) throw notFound('API key')
+      await recordAudit(tx, caller.cityId, actorOf(request), { action: 'api_key.rotated', objectType: 'api_key', objectId: result.row.id })
+      reply.code(200)
+      return { ...result, payload: await reply.answerWithin(tx, { ...toApiKey(result.row), key: result.key }) }
+    })
+    app.forgetApiKey(rotated.oldSecretHash)
+    return await reply.send(rotated.payload as never)
   })
 
   app.delete('/:id', {
@@ -100,9 +131,9 @@ const apiKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 204: NoContent('Revoked.'), ...problemResponses(...AUTHENTICATED, 404) }
     }
   }, async (request, reply) => {
-    const { cityId } = callerOf(request)
+    const { cityId, sources } = callerOf(request)
     const row = await app.db.transaction(async (tx) => {
-      const revoked = await revokeApiKey(tx, cityId, request.params.id)
+      const revoked = await revokeApiKey(tx, cityId, sources, request.params.id)
       if (revoked === undefined) throw notFound('API key')
       await recordAudit(tx, cityId, actorOf(request), { action: 'api_key.revoked', objectType: 'api_key', objectId: revoked.id })
       return revoked

@@ -1,5 +1,5 @@
 import { and, desc, eq, gt, isNotNull, isNull, lt, lte, or, sql, type SQL } from 'drizzle-orm'
-import type { Executor } from '../../../db/client.js'
+import { textArrayLiteral, type Executor } from '../../../db/client.js'
 import { apiKeys } from '../../../db/schema/index.js'
 import { generateApiKey } from '../../../lib/crypto.js'
 import { newId } from '../../../lib/ids.js'
@@ -47,8 +47,8 @@ export async function createApiKey (db: Executor, cityId: string, input: NewApiK
   return { row: row as ApiKeyRow, key: secret.key }
 }
 
-export async function getApiKey (db: Executor, cityId: string, id: string): Promise<ApiKeyRow | undefined> {
-  const [row] = await db.select().from(apiKeys).where(and(eq(apiKeys.cityId, cityId), eq(apiKeys.id, id))).limit(1)
+export async function getApiKey (db: Executor, cityId: string, sources: string[] | null, id: string): Promise<ApiKeyRow | undefined> {
+  const [row] = await db.select().from(apiKeys).where(and(eq(apiKeys.cityId, cityId), eq(apiKeys.id, id), withinSources(sources))).limit(1)
   return row
 }
 
@@ -58,19 +58,27 @@ const STATES: Record<string, SQL | undefined> = {
   expired: and(isNull(apiKeys.revokedAt), lte(apiKeys.expiresAt, sql`now()`))
 }
 
+/**
+ * The keys a key limited to `sources` manages: those limited to some of its sources (null: every key). A
+ * partner's administrator never sees the city's own keys or another partner's.
+ */
+export const withinSources = (sources: string[] | null): SQL | undefined =>
+  sources === null ? undefined : sql`${apiKeys.sources} IS NOT NULL AND ${apiKeys.sources} <@ ${textArrayLiteral(sources)}::text[]`
+
 /** Newest first; `before` is the id of the last key of the previous page. */
-export async function listApiKeys (db: Executor, cityId: string, options: { limit: number, before?: string, state?: string }): Promise<ApiKeyRow[]> {
+export async function listApiKeys (db: Executor, cityId: string, sources: string[] | null, options: { limit: number, before?: string, state?: string }): Promise<ApiKeyRow[]> {
   return await db.select().from(apiKeys).where(and(
     eq(apiKeys.cityId, cityId),
+    withinSources(sources),
     options.before !== undefined ? lt(apiKeys.id, options.before) : undefined,
     options.state !== undefined ? STATES[options.state] : undefined
   )).orderBy(desc(apiKeys.id)).limit(options.limit + 1)
 }
 
 /** Revokes a key for good; revoking twice keeps the first time. */
-export async function revokeApiKey (db: Executor, cityId: string, id: string): Promise<ApiKeyRow | undefined> {
+export async function revokeApiKey (db: Executor, cityId: string, sources: string[] | null, id: string): Promise<ApiKeyRow | undefined> {
   const [row] = await db.update(apiKeys).set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
-    .where(and(eq(apiKeys.cityId, cityId), eq(apiKeys.id, id))).returning()
+    .where(and(eq(apiKeys.cityId, cityId), eq(apiKeys.id, id), withinSources(sources))).returning()
   return row
 }
 
@@ -79,4 +87,19 @@ export async function revokeApiKeyAnywhere (db: Executor, id: string): Promise<A
   const [row] = await db.update(apiKeys).set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
     .where(eq(apiKeys.id, id)).returning()
   return row
+}
+
+/**
+ * Gives a key a new secret and keeps everything else: its id, scopes, sources, and with the id what is bound to
+ * it (import comparisons, Idempotency-Keys, the audit trail). The old secret stops working. Answers the old
+ * secret's hash (to forget it) and the new secret; undefined for a key that is missing, revoked or expired.
+ */
+export async function rotateApiKey (db: Executor, cityId: string, sources: string[] | null, id: string): Promise<{ row: ApiKeyRow, key: string, oldSecretHash: string } | undefined> {
+  const [current] = await db.select({ secretHash: apiKeys.secretHash }).from(apiKeys)
+    .where(and(eq(apiKeys.cityId, cityId), eq(apiKeys.id, id), STATES.active, withinSources(sources))).for('update').limit(1)
+  if (current === undefined) return undefined
+  const secret = generateApiKey()
+  const [row] = await db.update(apiKeys).set({ secretHash: secret.secretHash, displayPrefix: secret.displayPrefix })
+    .where(and(eq(apiKeys.cityId, cityId), eq(apiKeys.id, id))).returning()
+  return { row: row as ApiKeyRow, key: secret.key, oldSecretHash: current.secretHash }
 }

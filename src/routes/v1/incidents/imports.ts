@@ -3,7 +3,7 @@ import type { PersonalData as Vault } from '../../../lib/personal-data.js'
 import { TAXONOMY_VERSION } from '../../../taxonomies/index.js'
 import { toInput } from './present.js'
 import { findBySourceAndExternalId, INCIDENT_WRITES, type IncidentRow } from './repo.js'
-import { mergeIncident, prepareIncident, type Draft, type PersonalData } from './rules.js'
+import { mergeIncident, PERSONAL_FIELDS, prepareIncident, type Draft, type PersonalData } from './rules.js'
 import { IncidentInputSchema, type IncidentInput } from './schema.js'
 
 /**
@@ -14,6 +14,7 @@ import { IncidentInputSchema, type IncidentInput } from './schema.js'
 export function incidentImports (personal: Vault<PersonalData>): Importable<IncidentInput, IncidentRow, Draft, PersonalData> {
   return {
     kind: 'incident',
+    readScope: 'incidents:read',
     schema: IncidentInputSchema,
     keyOf: (body) => body.external_id !== undefined ? `${body.source}\n${body.external_id}` : null,
     keyOfRow: (row) => `${row.source}\n${row.externalId ?? ''}`,
@@ -26,7 +27,7 @@ export function incidentImports (personal: Vault<PersonalData>): Importable<Inci
     merge: mergeIncident,
     // Imports carry their codes, so they are checked against the taxonomy in force.
     prepare: (input, { caller, now, today }) => prepareIncident(input, { timezone: caller.city.timezone, now, today, taxonomyVersion: TAXONOMY_VERSION }),
-    personal: { of: (draft) => draft.personal, data: personal },
+    personal: { of: (draft) => draft.personal, data: personal, fields: PERSONAL_FIELDS },
     table: INCIDENT_WRITES,
     auditDetails: (row) => ({ source: row.draft.source })
   }

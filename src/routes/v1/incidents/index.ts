@@ -15,9 +15,9 @@ import { TAXONOMY_VERSION } from '../../../taxonomies/index.js'
 import { incidentImports } from './imports.js'
 import { toIncident, toInput } from './present.js'
 import { getIncident, listIncidents, possibleDuplicates, replaceIncident, sourceScope, type IncidentRow, type ListPosition } from './repo.js'
-import { carriesCodes, dateFilterProblem, mergeIncident, prepareIncident, ruleContext, type PersonalData as Personal } from './rules.js'
+import { carriesCodes, dateFilterProblem, mergeIncident, PERSONAL_FIELDS, prepareIncident, ruleContext, type PersonalData as Personal } from './rules.js'
 import { IncidentInputSchema, IncidentListQuery, IncidentPatchSchema, IncidentSchema, type IncidentInput } from './schema.js'
-import { nextCaseState, refuseErasedPersonalData } from './workflow.js'
+import { nextCaseState, refuseErasedPersonalData, refuseUngrantedChanges } from './workflow.js'
 
 /** The answer of POST /v1/incidents/batch. */
 const IncidentBatchResult = BatchResult('IncidentBatchResult')
@@ -122,10 +122,12 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'updateIncident',
       tags: ['incidents'],
       summary: 'Change an incident: classification, details, status, referrals',
-      description: 'Requires `If-Match`. Status follows the case workflow: received → under_review → verified | unfounded | duplicate; ' +
-        'verified → referred | closed; referred, unfounded and duplicate → closed. Another move is a 422 naming the allowed ones. ' +
-        'Marking a duplicate names the incident it repeats; both are kept.',
-      security: [{ bearer: ['incidents:write'] }],
+      description: 'Requires `If-Match`, and a key that reads the incident: an ETag is predictable and is no permission, so `incidents:read` ' +
+        'is needed besides the scope of what changes. The case (status, duplicate_of, referrals) needs `incidents:case`, the city\'s case ' +
+        'workers\' scope; the report\'s details need `incidents:write`. Status follows the case workflow: received → under_review → ' +
+        'verified | unfounded | duplicate; verified → referred | closed; referred, unfounded and duplicate → closed. Another move is a 422 ' +
+        'naming the allowed ones. Marking a duplicate names the incident it repeats; both are kept.',
+      security: [{ bearer: ['incidents:read', 'incidents:write'] }, { bearer: ['incidents:read', 'incidents:case'] }],
       params: IdParams,
       headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read. Required.' })) }),
       body: mergePatchBody(IncidentPatchSchema),
@@ -134,9 +136,11 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const caller = callerOf(request)
     const patch = request.body
+    refuseUngrantedChanges(caller.scopes, patch)
     const updated = await updateVersioned<IncidentRow>(app.db, request, reply, {
       what: 'incident',
       objectType: 'incident',
+      personalFields: PERSONAL_FIELDS,
       action: (row) => patch.status !== undefined && patch.status !== row.status ? 'incident.status_changed' : 'incident.updated',
       details: (row, written) => patch.status !== undefined ? { from: row.status, to: written.status } : {},
       read: async (tx) => await getIncident(tx, caller.cityId, request.params.id, caller.sources),

@@ -1,7 +1,7 @@
 import { personalDataState, type PersonalView } from '../../../lib/personal-data.js'
 import type { IncidentRow } from './repo.js'
 import type { PersonalData } from './rules.js'
-import type { Incident, IncidentInput } from './schema.js'
+import type { Incident, IncidentInput, IncidentReceipt } from './schema.js'
 
 const HIDDEN: PersonalView<PersonalData> = { kind: 'hidden' }
 
@@ -83,4 +83,16 @@ export function toInput (row: IncidentRow, personal: PersonalData | null): Incid
   if (personal?.narrative !== undefined) input.narrative = personal.narrative
   if (personal?.reporter !== undefined) input.reporter = personal.reporter
   return input
+}
+
+/** The receipt of a resident's report: what happens next depends only on what the resident sent. */
+export function toReceipt (row: IncidentRow): IncidentReceipt {
+  return {
+    id: row.id,
+    status: 'received',
+    received_at: row.createdAt.toISOString(),
+    next_steps: row.contactOk
+      ? 'The city reviews every report. You agreed to be contacted: a case worker may reach you with the contact details you gave.'
+      : 'The city reviews every report. You did not ask to be contacted, so nobody will reach out; quote this id if you contact the city.'
+  }
 }

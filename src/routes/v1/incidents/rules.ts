@@ -14,6 +14,9 @@ export interface PersonalData {
   longitude?: number
 }
 
+/** The input's personal fields (dotted paths): sealed, shown only with incidents:read_personal, never named in the audit trail. */
+export const PERSONAL_FIELDS = ['narrative', 'reporter', 'location.address', 'location.latitude', 'location.longitude'] as const
+
 /** A validated report, ready to be stored: derived fields filled in, personal data set apart. */
 export interface Draft {
   source: string

@@ -96,6 +96,24 @@ export const IncidentInputSchema = Type.Object({
     'PATCH /v1/incidents/{id} changes it.'
 })
 
+/** A resident's report through a shared, submit-only key: an incident without an external_id, so it always creates. */
+export const IncidentReportSchema = Type.Object({
+  ...Type.Omit(IncidentInputSchema, ['external_id']).properties
+}, {
+  $id: 'IncidentReport',
+  additionalProperties: false,
+  description: 'A report as a resident-facing form sends it: give occurred_at, or occurred_on when the time is unknown. Every report is a new ' +
+    'one (there is no external_id, so nothing is ever found, merged or compared); the case is the city\'s.'
+})
+
+/** What a resident is told after a report: its id and what happens next, never the report. */
+export const IncidentReceiptSchema = Type.Object({
+  id: Uuid({ description: 'The report\'s id, to quote when the resident contacts the city.' }),
+  status: Type.Enum(['received']),
+  received_at: Timestamp(),
+  next_steps: Type.String({ maxLength: 500 })
+}, { $id: 'IncidentReportReceipt', additionalProperties: false, description: 'A receipt: never the report itself, nor anything stored about it.' })
+
 export const IncidentPatchSchema = Type.Object({
   incident_type: Type.Optional(fields.incident_type),
   bias_motivations: Type.Optional(fields.bias_motivations),
@@ -178,6 +196,7 @@ export const IncidentListQuery = Type.Object({
 
 export type IncidentInput = Static<typeof IncidentInputSchema>
 export type IncidentPatch = Static<typeof IncidentPatchSchema>
+export type IncidentReceipt = Static<typeof IncidentReceiptSchema>
 export type Incident = Static<typeof IncidentSchema>
 export type IncidentListFilter = Static<typeof IncidentListQuery>
 

@@ -1,6 +1,7 @@
 import type { Executor } from '../../../db/client.js'
 import { invalidField, ProblemError } from '../../../lib/problems.js'
 import type { Caller } from '../../../plugins/auth.js'
+import { grants } from '../../../lib/scopes.js'
 import { getIncident, unknownReferrals, type CaseFields, type IncidentRow } from './repo.js'
 import { TRANSITIONS, type IncidentPatch } from './schema.js'
 
@@ -49,5 +50,24 @@ export function refuseErasedPersonalData (row: IncidentRow, patch: IncidentPatch
     patch.location?.address != null || patch.location?.latitude != null || patch.location?.longitude != null
   if (touchesPersonal && row.personalDataErasedAt !== null) {
     throw new ProblemError('unprocessable', 'The personal data of this incident was erased; it cannot be set again.')
+  }
+}
+
+/** The members of a PATCH that belong to the case, which only the city's case workers run. */
+const CASE_FIELDS = ['status', 'duplicate_of', 'referrals'] as const
+
+/**
+ * Refuses, before anything is read, a PATCH that changes what the key's scopes do not cover: the case needs
+ * incidents:case, the report's details incidents:write. The refusal names only what was sent.
+ */
+export function refuseUngrantedChanges (scopes: readonly string[], patch: IncidentPatch): void {
+  const sent = Object.keys(patch)
+  const caseFields = sent.filter((name) => (CASE_FIELDS as readonly string[]).includes(name))
+  const details = sent.filter((name) => !(CASE_FIELDS as readonly string[]).includes(name))
+  if (caseFields.length > 0 && !grants(scopes, 'incidents:case')) {
+    throw new ProblemError('forbidden', `Changing ${caseFields.join(', ')} runs the case, which needs incidents:case.`)
+  }
+  if (details.length > 0 && !grants(scopes, 'incidents:write')) {
+    throw new ProblemError('forbidden', `Changing ${details.join(', ')} needs incidents:write.`)
   }
 }

@@ -164,7 +164,7 @@ const kpisRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: [TAG],
       summary: 'Change a KPI, its baseline or its targets',
       description: 'Requires `If-Match`. `targets` merges: a period set to null loses its target.',
-      security: [{ bearer: ['kpis:write'] }],
+      security: [{ bearer: ['kpis:read', 'kpis:write'] }],
       params: IdParams,
       headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read. Required.' })) }),
       body: mergePatchBody(KpiPatchSchema),

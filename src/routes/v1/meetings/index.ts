@@ -118,7 +118,7 @@ const meetingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Change a meeting or who came',
       description: 'Requires `If-Match`. `attendee_ids` replaces the whole set of attendees; attendees that are no stakeholder of the city ' +
         'are a 422 naming each.',
-      security: [{ bearer: ['stakeholders:write'] }],
+      security: [{ bearer: ['stakeholders:read', 'stakeholders:write'] }],
       params: IdParams,
       headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read. Required.' })) }),
       body: mergePatchBody(MeetingPatchSchema),

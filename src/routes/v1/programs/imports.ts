@@ -14,6 +14,7 @@ export const KIND = 'program'
 export function programImports (): Importable<ProgramInput, ProgramRow, ProgramDraft, never> {
   return {
     kind: KIND,
+    readScope: 'stakeholders:read',
     schema: ProgramInputSchema,
     keyOf: (body) => body.external_id ?? null,
     keyOfRow: (row) => row.externalId ?? '',

@@ -112,7 +112,7 @@ const programsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Change a program, or archive it',
       description: 'Requires `If-Match`. `{"active": false}` archives a program, which is how one that incidents were referred to leaves the ' +
         'directory. A provider that is not a stakeholder of the city is a 422.',
-      security: [{ bearer: ['stakeholders:write'] }],
+      security: [{ bearer: ['stakeholders:read', 'stakeholders:write'] }],
       params: IdParams,
       headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read. Required.' })) }),
       body: mergePatchBody(ProgramPatchSchema),

@@ -15,6 +15,7 @@ export const KIND = 'stakeholder_relationship'
 export function relationshipImports (): Importable<RelationshipInput, RelationshipRow, RelationshipDraft, never> {
   return {
     kind: KIND,
+    readScope: 'stakeholders:read',
     schema: RelationshipInputSchema,
     keyOf: (body) => body.external_id ?? null,
     keyOfRow: (row) => row.externalId ?? '',

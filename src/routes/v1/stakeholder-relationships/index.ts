@@ -112,7 +112,7 @@ const relationshipsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Change a relationship: its ends, type, strength, period or notes',
       description: 'Requires `If-Match`. End a tie by setting `until`: it stays on record and no longer counts as active. ' +
         'An end that is not a stakeholder of the city is a 422 naming it.',
-      security: [{ bearer: ['stakeholders:write'] }],
+      security: [{ bearer: ['stakeholders:read', 'stakeholders:write'] }],
       params: IdParams,
       headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read. Required.' })) }),
       body: mergePatchBody(RelationshipPatchSchema),

@@ -9,6 +9,7 @@ import { StakeholderInputSchema, type StakeholderInput } from './schema.js'
 export function stakeholderImports (contact: PersonalData<Contact>): Importable<StakeholderInput, StakeholderRow, StakeholderDraft, Contact> {
   return {
     kind: 'stakeholder',
+    readScope: 'stakeholders:read',
     schema: StakeholderInputSchema,
     keyOf: (body) => body.external_id ?? null,
     keyOfRow: (row) => row.externalId ?? '',
@@ -17,7 +18,7 @@ export function stakeholderImports (contact: PersonalData<Contact>): Importable<
     toInput: toStakeholderInput,
     prepare: (input) => prepareStakeholder(input),
     references: organizationProblems,
-    personal: { of: (draft) => draft.contact, data: contact },
+    personal: { of: (draft) => draft.contact, data: contact, fields: ['contact'] },
     table: STAKEHOLDER_WRITES,
     auditDetails: (row) => ({ category: row.draft.category })
   }

@@ -122,7 +122,7 @@ const stakeholdersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Change a stakeholder: engagement, leadership-group seat, category, contact, archive',
       description: 'Requires `If-Match`. Changes of engagement, leadership-group membership and activity are kept with their day, so that ' +
         'figures of a past period are computed from what was true then. `{"active": false}` archives a stakeholder that others refer to.',
-      security: [{ bearer: ['stakeholders:write'] }],
+      security: [{ bearer: ['stakeholders:read', 'stakeholders:write'] }],
       params: IdParams,
       headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read. Required.' })) }),
       body: mergePatchBody(StakeholderPatchSchema),
@@ -134,6 +134,7 @@ const stakeholdersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const updated = await updateVersioned<StakeholderRow>(app.db, request, reply, {
       what: 'stakeholder',
       objectType: 'stakeholder',
+      personalFields: ['contact'],
       action: () => 'stakeholder.updated',
       read: async (tx) => await getStakeholder(tx, caller.cityId, request.params.id),
       write: async (tx, row) => {

@@ -36,7 +36,7 @@ export function responseImports (vault: PersonalData<ResponsePersonal>, survey: 
       const prepared = prepareResponse(survey, input, context)
       return prepared.draft === null ? prepared : { draft: { ...prepared.draft, surveyId: survey.id, enteredByKeyId: keyId }, problems: [] }
     },
-    personal: { of: (draft) => draft.personal, data: vault },
+    personal: { of: (draft) => draft.personal, data: vault, fields: ['answers', 'contact'] },
     table: RESPONSE_WRITES,
     written: async (db, cityId, rows) => {
       // Checked again in the write's transaction, the survey locked: a survey closed meanwhile takes nothing.

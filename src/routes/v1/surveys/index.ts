@@ -12,6 +12,7 @@ import { notFound, ProblemError, type FieldError } from '../../../lib/problems.j
 import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, Page, PageQuery, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
 import { registerDeleteRoute } from '../../../lib/resource-routes.js'
 import { updateVersioned } from '../../../lib/update.js'
+import { grants } from '../../../lib/scopes.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
 import { responseImports } from './imports.js'
@@ -135,7 +136,7 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Requires `If-Match`. Status: draft → open → closed → archived, one step at a time (another move is a 409). Every save, and ' +
         'opening, checks that each text has a translation in each language (422 listing each gap). Once open, questions, options, codes, ' +
         'languages and anonymity are frozen (409); labels may still be corrected.',
-      security: [{ bearer: ['surveys:write'] }],
+      security: [{ bearer: ['surveys:read', 'surveys:write'] }],
       params: IdParams,
       headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read. Required.' })) }),
       body: mergePatchBody(SurveyPatchSchema),
@@ -209,8 +210,9 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Answers keyed by question code, checked against the definition: an unknown question, an answer of the wrong type, an option ' +
         'the question does not offer, a number out of range, a required question left unanswered are each listed in one 422. Only while ' +
         'the survey is open and within opens_at and closes_at (409 otherwise). Free-text answers and contact details are sealed; the answer ' +
-        'never repeats them.',
-      security: [{ bearer: ['survey-responses:write'] }],
+        'never repeats them. A resident portal\'s shared key submits with `survey-responses:submit`: no external_id, every response a new one, ' +
+        'the answer a receipt. An external_id (a paper form typed in by staff) needs `survey-responses:write`, and is that key\'s own.',
+      security: [{ bearer: ['survey-responses:submit'] }, { bearer: ['survey-responses:write'] }],
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
       params: IdParams,
       body: ref(ResponseInputSchema),
@@ -218,6 +220,10 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, async (request, reply) => {
     const caller = callerOf(request)
+    // A form id is for staff entering paper forms; a portal's shared key only ever submits a new response.
+    if ((request.body as ResponseInput).external_id !== undefined && !grants(caller.scopes, 'survey-responses:write')) {
+      throw new ProblemError('forbidden', 'An external_id (a paper form\'s id) needs survey-responses:write; a portal submits without it.')
+    }
     const survey = await loadSurvey(app.db, caller.cityId, request.params.id)
     const refusal = takesPortalResponses(survey)
     if (refusal !== null) throw new ProblemError('conflict', refusal)

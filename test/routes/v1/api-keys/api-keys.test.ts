@@ -193,7 +193,7 @@ t.test('a key holding admin and incidents:read_personal can grant incidents:read
 })
 
 t.test('a key without admin cannot create keys (403 naming admin)', async (t) => {
-  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read'])
+  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read', 'incidents:case'])
   const res = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: bearer(city.key), payload: { name: 'escalate', scopes: ['incidents:read'] } })
   t.equal(res.statusCode, 403)
   t.match(res.json().detail, /admin/)

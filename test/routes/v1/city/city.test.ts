@@ -93,7 +93,7 @@ t.test('PATCH /v1/city writes an audit event naming the changed fields', async (
 })
 
 t.test('a changed timezone applies to the next write at once, though writes keep the city\'s settings with the key', async (t) => {
-  const city = await makeCityWithKey(db, ['admin', 'incidents:write', 'incidents:read'])
+  const city = await makeCityWithKey(db, ['admin', 'incidents:write', 'incidents:read', 'incidents:case'])
   const report = { source: 'resident-portal', incident_type: 'bias_incident', bias_motivations: ['14'], occurred_at: '2024-06-01T03:30:00Z' }
   const before = await app.inject({ method: 'POST', url: '/v1/incidents', headers: bearer(city.key), payload: report })
   t.equal(before.json().occurred_on, '2024-05-31', 'in New York it was still the evening before')

@@ -5,7 +5,7 @@ import { getIncident, incidentCount, postBatch, postIncident, report, uniqueId }
 
 const { app, database } = await build(t)
 const db = database.db
-const WRITER = ['incidents:write', 'incidents:read'] as const
+const WRITER = ['incidents:write', 'incidents:read', 'incidents:case'] as const
 
 const batchOf = (n: number): Array<Record<string, unknown>> =>
   Array.from({ length: n }, (_, i) => report({ external_id: `imp-${i}`, bias_motivations: [i % 2 === 0 ? '14' : '21'], occurred_on: `2024-02-${String(1 + (i % 28)).padStart(2, '0')}` }))
@@ -17,7 +17,7 @@ t.test('the same batch of 50 sent twice creates 50 incidents, then reports all u
   const items = batchOf(50)
   const first = await postBatch(app, city.key, items)
   t.equal(first.statusCode, 200)
-  t.same(first.json().summary, { created: 50, updated: 0, unchanged: 0, rejected: 0 })
+  t.same(first.json().summary, { created: 50, updated: 0, unchanged: 0, accepted: 0, rejected: 0 })
   t.equal(first.json().dry_run, false)
   const firstItems: Item[] = first.json().items
   t.same(firstItems.map((i) => i.index), items.map((_, i) => i), 'one answer per item, in order')
@@ -27,7 +27,7 @@ t.test('the same batch of 50 sent twice creates 50 incidents, then reports all u
 
   const second = await postBatch(app, city.key, items)
   t.equal(second.statusCode, 200)
-  t.same(second.json().summary, { created: 0, updated: 0, unchanged: 50, rejected: 0 })
+  t.same(second.json().summary, { created: 0, updated: 0, unchanged: 50, accepted: 0, rejected: 0 })
   t.same(second.json().items.map((i: Item) => i.id), firstItems.map((i) => i.id), 'each item is matched to the incident it created')
   t.equal(await incidentCount(db, city.id), 50, 'zero new rows')
 })
@@ -41,7 +41,7 @@ t.test('a changed item is updated: version bumped, reported_at kept, the same id
 
   const changed = items.map((item, i) => i === 1 ? { ...item, summary: 'Corrected by the partner.', bias_motivations: ['14', '21'] } : item)
   const second = await postBatch(app, city.key, changed)
-  t.same(second.json().summary, { created: 0, updated: 1, unchanged: 2, rejected: 0 })
+  t.same(second.json().summary, { created: 0, updated: 1, unchanged: 2, accepted: 0, rejected: 0 })
   t.match(second.json().items[1], { index: 1, id, outcome: 'updated' })
   const after = (await getIncident(app, city.key, id)).json()
   t.equal(after.version, before.version + 1, 'version bumped')
@@ -53,7 +53,7 @@ t.test('a changed item is updated: version bumped, reported_at kept, the same id
   t.equal(await incidentCount(db, city.id), 3)
 
   const third = await postBatch(app, city.key, changed)
-  t.same(third.json().summary, { created: 0, updated: 0, unchanged: 3, rejected: 0 }, 'the changed batch sent again is unchanged')
+  t.same(third.json().summary, { created: 0, updated: 0, unchanged: 3, accepted: 0, rejected: 0 }, 'the changed batch sent again is unchanged')
   t.equal((await getIncident(app, city.key, id)).json().version, after.version)
 })
 
@@ -66,7 +66,7 @@ t.test('bad items do not block good ones: good ones are created, bad ones reject
   items[5] = 'not an object'
   const res = await postBatch(app, city.key, items)
   t.equal(res.statusCode, 200)
-  t.same(res.json().summary, { created: 2, updated: 0, unchanged: 0, rejected: 4 })
+  t.same(res.json().summary, { created: 2, updated: 0, unchanged: 0, accepted: 0, rejected: 4 })
   const out: Item[] = res.json().items
   t.same(out.map((i) => i.outcome), ['created', 'rejected', 'created', 'rejected', 'rejected', 'rejected'])
   t.same(out[1]?.problems.map((p) => p.path), ['/body/1/incident_type'])
@@ -88,7 +88,7 @@ t.test('atomic=true with one bad item is a 422 listing the item\'s problem, and 
   t.same(res.json().errors.map((e: { path: string }) => e.path), ['/body/2/bias_motivations'])
   t.equal(await incidentCount(db, city.id), 0, 'nothing written')
   const good = await postBatch(app, city.key, batchOf(5), '?atomic=true')
-  t.same(good.json().summary, { created: 5, updated: 0, unchanged: 0, rejected: 0 }, 'a clean atomic batch is written')
+  t.same(good.json().summary, { created: 5, updated: 0, unchanged: 0, accepted: 0, rejected: 0 }, 'a clean atomic batch is written')
 })
 
 t.test('dry_run=true reports the outcomes and writes nothing', async (t) => {
@@ -157,7 +157,7 @@ t.test('a batch sent again with the same Idempotency-Key replays the first answe
   const items = batchOf(5)
   const headers = { ...bearer(city.key), 'idempotency-key': uniqueId('idem') }
   const first = await app.inject({ method: 'POST', url: '/v1/incidents/batch', headers, payload: items })
-  t.same(first.json().summary, { created: 5, updated: 0, unchanged: 0, rejected: 0 })
+  t.same(first.json().summary, { created: 5, updated: 0, unchanged: 0, accepted: 0, rejected: 0 })
   const again = await app.inject({ method: 'POST', url: '/v1/incidents/batch', headers, payload: items })
   t.equal(again.statusCode, 200)
   t.equal(again.headers['idempotent-replayed'], 'true')

@@ -8,7 +8,7 @@ import { createIncident, etagOf, patchIncident, report } from './fixtures.js'
 
 const { app, database, url: own } = await build(t)
 const db = database.db
-const WRITER = ['incidents:write', 'incidents:read'] as const
+const WRITER = ['incidents:write', 'incidents:read', 'incidents:case'] as const
 
 interface FeedPage { ids: string[], cursor: string }
 

@@ -11,7 +11,7 @@ const ERASED = 'incident.personal_data_erased'
 /** A city with an incident holding personal data, an admin to read the audit trail and a personal-data reader to check it. */
 async function cityWithIncident (): Promise<{ cityId: string, admin: string, personal: string, incident: Record<string, any>, marker: string }> {
   const city = await makeCity(db)
-  const writer = await makeKey(db, city.id, ['incidents:write', 'incidents:read'])
+  const writer = await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])
   const sent = personalReport()
   const incident = await createIncident(app, writer.key, sent)
   return {
@@ -29,9 +29,9 @@ t.test('erasing personal data without incidents:read_personal is a 403 forbidden
   const city = await cityWithIncident()
   const id = city.incident.id as string
   const withoutSteward: Array<[string, Parameters<typeof makeKey>[2]]> = [
-    ['incidents:write and incidents:read', ['incidents:write', 'incidents:read']],
+    ['incidents:write and incidents:read', ['incidents:write', 'incidents:read', 'incidents:case']],
     ['admin (which does not imply a personal-data scope)', ['admin']],
-    ['admin, incidents:write and incidents:read', ['admin', 'incidents:write', 'incidents:read']]
+    ['admin, incidents:write and incidents:read', ['admin', 'incidents:write', 'incidents:read', 'incidents:case']]
   ]
   for (const [what, scopes] of withoutSteward) {
     const key = await makeKey(db, city.cityId, scopes)

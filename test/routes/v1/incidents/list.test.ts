@@ -5,7 +5,7 @@ import { createIncident, etagOf, patchIncident, report } from './fixtures.js'
 
 const { app, database } = await build(t)
 const db = database.db
-const WRITER = ['incidents:write', 'incidents:read'] as const
+const WRITER = ['incidents:write', 'incidents:read', 'incidents:case'] as const
 
 type Incident = Record<string, any>
 

@@ -9,7 +9,7 @@ const db = database.db
 async function keys (): Promise<{ writer: string, personal: string, admin: string }> {
   const city = await makeCity(db)
   return {
-    writer: (await makeKey(db, city.id, ['incidents:write', 'incidents:read'])).key,
+    writer: (await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])).key,
     personal: (await makeKey(db, city.id, ['incidents:read', 'incidents:read_personal'])).key,
     admin: (await makeKey(db, city.id, ['admin'])).key
   }

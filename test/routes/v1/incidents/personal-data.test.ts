@@ -14,7 +14,7 @@ async function cityWithKeys (): Promise<{ id: string, writer: string, reader: st
   const key = async (scopes: Parameters<typeof makeKey>[2]): Promise<string> => (await makeKey(db, city.id, scopes)).key
   return {
     id: city.id,
-    writer: await key(['incidents:write', 'incidents:read']),
+    writer: await key(['incidents:write', 'incidents:read', 'incidents:case']),
     reader: await key(['incidents:read']),
     admin: await key(['admin']),
     personal: await key(['incidents:read', 'incidents:read_personal']),

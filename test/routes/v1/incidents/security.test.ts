@@ -7,7 +7,7 @@ import { createIncident, etagOf, getIncident, incidentCount, postBatch, postInci
 
 const { app, database } = await build(t)
 const db = database.db
-const WRITER = ['incidents:write', 'incidents:read'] as const
+const WRITER = ['incidents:write', 'incidents:read', 'incidents:case'] as const
 
 type Op = { method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, headers?: Record<string, string> }
 const operations = (id: string): Op[] => [

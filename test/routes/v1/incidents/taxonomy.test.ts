@@ -16,7 +16,7 @@ function assertInvalid (t: Test, res: LightMyRequestResponse, path: string, what
 }
 
 t.test('each NIBRS bias-motivation rule refuses the report with a 400 naming /body/bias_motivations, and stores nothing', async (t) => {
-  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read'])
+  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read', 'incidents:case'])
   const cases: Array<[string, unknown[], string]> = [
     ['no code', [], '/body/bias_motivations'],
     ['six codes', ['11', '12', '13', '14', '15', '16'], '/body/bias_motivations'],
@@ -33,7 +33,7 @@ t.test('each NIBRS bias-motivation rule refuses the report with a 400 naming /bo
 })
 
 t.test('88 (none) alone and 99 (unknown) alone are accepted, each with its own category', async (t) => {
-  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read'])
+  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read', 'incidents:case'])
   const none = await createIncident(app, city.key, report({ bias_motivations: ['88'] }))
   t.same(none.bias_motivations, ['88'])
   t.same(none.bias_categories, ['none'])
@@ -45,7 +45,7 @@ t.test('88 (none) alone and 99 (unknown) alone are accepted, each with its own c
 })
 
 t.test('bias_categories are derived from the codes, once each, and recorded with the taxonomy version', async (t) => {
-  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read'])
+  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read', 'incidents:case'])
   const created = await createIncident(app, city.key, report({ bias_motivations: ['14', '21', '12'] }))
   t.same(created.bias_categories, ['race_ethnicity_ancestry', 'religion'])
   const taxonomy = await app.inject({ method: 'GET', url: '/v1/taxonomies/bias-motivations', headers: bearer(city.key) })
@@ -56,7 +56,7 @@ t.test('bias_categories are derived from the codes, once each, and recorded with
 })
 
 t.test('an unknown offense type is a 400 naming its path; known ones are stored', async (t) => {
-  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read'])
+  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read', 'incidents:case'])
   const res = await postIncident(app, city.key, report({ incident_type: 'hate_crime', offense_types: ['13B', '999'] }))
   assertInvalid(t, res, '/body/offense_types/1', 'unknown offense code')
   const ok = await createIncident(app, city.key, report({ incident_type: 'hate_crime', offense_types: ['13B', '290'] }))
@@ -71,7 +71,7 @@ t.test('an unknown location type is a 400 naming /body/location/location_type', 
 })
 
 t.test('location type 58 (cyberspace) makes the incident online; 58 with online.is_online=false is a 400', async (t) => {
-  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read'])
+  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read', 'incidents:case'])
   const online = await createIncident(app, city.key, report({ location: { location_type: '58' } }))
   t.equal(online.online.is_online, true, 'is_online follows from cyberspace')
   const withPlatform = await createIncident(app, city.key, report({ location: { location_type: '58' }, online: { is_online: true, platform: 'Instagram' } }))
@@ -103,7 +103,7 @@ t.test('an occurred_at or occurred_on in the future is a 400 naming its path', a
 })
 
 t.test('occurred_at is turned into occurred_on in the city\'s timezone', async (t) => {
-  const city = await makeCityWithKey(db, ['admin', 'incidents:write', 'incidents:read'])
+  const city = await makeCityWithKey(db, ['admin', 'incidents:write', 'incidents:read', 'incidents:case'])
   const patched = await app.inject({ method: 'PATCH', url: '/v1/city', headers: { ...bearer(city.key), 'if-match': '*' }, payload: { timezone: 'America/Los_Angeles' } })
   t.equal(patched.statusCode, 200)
   const { occurred_on: _on, ...base } = report()
@@ -111,7 +111,7 @@ t.test('occurred_at is turned into occurred_on in the city\'s timezone', async (
   t.equal(created.occurred_on, '2024-03-01', '03:00 UTC is still the evening before in Los Angeles')
   t.equal(created.occurred_at, '2024-03-02T03:00:00.000Z', 'the instant is kept')
 
-  const other = await makeCityWithKey(db, ['incidents:write', 'incidents:read'])
+  const other = await makeCityWithKey(db, ['incidents:write', 'incidents:read', 'incidents:case'])
   const eastern = await createIncident(app, other.key, { ...base, occurred_at: '2024-03-02T06:00:00Z' })
   t.equal(eastern.occurred_on, '2024-03-02', 'in the default America/New_York it is already the next day')
 })

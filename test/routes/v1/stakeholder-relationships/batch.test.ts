@@ -26,13 +26,13 @@ t.test('the same batch sent twice creates each tie once, then answers every item
   const items = sheet(20)
   const first = await postBatch(app, c.key, items)
   t.equal(first.statusCode, 200)
-  t.same(first.json().summary, { created: 20, updated: 0, unchanged: 0, rejected: 0 })
+  t.same(first.json().summary, { created: 20, updated: 0, unchanged: 0, accepted: 0, rejected: 0 })
   const firstItems: Item[] = first.json().items
   const stored = (await getRelationship(app, c.key, firstItems[3]?.id as string)).json()
   t.match(stored, { external_id: 'tie-3', from_id: c.ids[3], to_id: c.ids[4], type: 'collaboration', strength: 4 }, 'external ids are resolved to the stakeholders')
 
   const second = await postBatch(app, c.key, items)
-  t.same(second.json().summary, { created: 0, updated: 0, unchanged: 20, rejected: 0 })
+  t.same(second.json().summary, { created: 0, updated: 0, unchanged: 20, accepted: 0, rejected: 0 })
   t.same(second.json().items.map((i: Item) => i.id), firstItems.map((i) => i.id), 'each item is matched to the tie it created')
   t.equal(await relationshipCount(db, c.cityId), 20)
 })
@@ -96,7 +96,7 @@ t.test('the ends of a whole batch are looked up in one query, not one per item',
   const c = await cityWithSpreadsheet(101)
   const lookups = countStatements(database, /FROM stakeholders/i)
   const res = await postBatch(app, c.key, sheet(100))
-  t.same(res.json().summary, { created: 100, updated: 0, unchanged: 0, rejected: 0 })
+  t.same(res.json().summary, { created: 100, updated: 0, unchanged: 0, accepted: 0, rejected: 0 })
   t.equal(lookups.count(), 1, 'one look-up of stakeholders for 100 items')
 })
 

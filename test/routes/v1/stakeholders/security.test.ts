@@ -35,7 +35,7 @@ t.test('a key without the needed scope is 403, and the contact scope alone neith
   const id = await stakeholderOf(city.key)
   const reader = await makeKey(db, city.id, ['stakeholders:read'])
   const contactOnly = await makeKey(db, city.id, ['stakeholders:read_contact'])
-  const incidents = await makeKey(db, city.id, ['incidents:write', 'incidents:read'])
+  const incidents = await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])
   for (const op of operations(id)) {
     if (op.scope === 'stakeholders:write') t.equal((await send(op, reader.key)).statusCode, 403, `read-only: ${op.method} ${op.url}`)
     t.equal((await send(op, contactOnly.key)).statusCode, 403, `contact only: ${op.method} ${op.url}`)

@@ -80,9 +80,9 @@ t.test('a spreadsheet imported twice changes nothing; sent again without contact
   const k = await keys()
   const rows = [chair({ external_id: 'row-1' }), chair({ external_id: 'row-2', name: 'Rabbi Cohen', category: 'faith_community', leadership_group: null })]
   const first = await batch(k.writer, rows)
-  t.same(first.json().summary, { created: 2, updated: 0, unchanged: 0, rejected: 0 })
+  t.same(first.json().summary, { created: 2, updated: 0, unchanged: 0, accepted: 0, rejected: 0 })
   const again = await batch(k.writer, rows)
-  t.same(again.json().summary, { created: 0, updated: 0, unchanged: 2, rejected: 0 }, 'a re-run adds nothing')
+  t.same(again.json().summary, { created: 0, updated: 0, unchanged: 2, accepted: 0, rejected: 0 }, 'a re-run adds nothing')
   const id = first.json().items[0].id as string
   const { contact: _contact, ...withoutContact } = rows[0] as Record<string, unknown>
   const changed = await batch(k.writer, [{ ...withoutContact, engagement_level: 'active', portfolio: null }])

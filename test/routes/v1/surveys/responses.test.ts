@@ -128,17 +128,17 @@ t.test('paper responses import in a batch while open or closed; a re-run changes
   const forms = [1, 2, 3].map((n) => response({ external_id: `paper-${n}`, filled_on: '2024-10-1' + String(n), language: n === 1 ? 'en' : 'es' }))
   const first = await postResponseBatch(app, city.key, open.id, forms)
   t.equal(first.statusCode, 200)
-  t.same(first.json().summary, { created: 3, updated: 0, unchanged: 0, rejected: 0 })
+  t.same(first.json().summary, { created: 3, updated: 0, unchanged: 0, accepted: 0, rejected: 0 })
   const before = await answerRows(db, city.id, open.id)
   t.equal(before.length, 21)
   const closed = await patchSurvey(app, city.key, open.id, open.etag, { status: 'closed' })
   t.equal(closed.statusCode, 200)
   const rerun = await postResponseBatch(app, city.key, open.id, forms)
-  t.same(rerun.json().summary, { created: 0, updated: 0, unchanged: 3, rejected: 0 }, 'accepted after closing, and unchanged')
+  t.same(rerun.json().summary, { created: 0, updated: 0, unchanged: 3, accepted: 0, rejected: 0 }, 'accepted after closing, and unchanged')
   t.same(rerun.json().items.map((i: { id: string }) => i.id), first.json().items.map((i: { id: string }) => i.id))
   t.same(await answerRows(db, city.id, open.id), before, 'the answers are as they were')
   const changed = await postResponseBatch(app, city.key, open.id, [{ ...forms[0], answers: { ...forms[0]?.answers, cohesion: 1 } }, response({ external_id: 'paper-4', filled_on: '2024-10-20' })])
-  t.same(changed.json().summary, { created: 1, updated: 0, unchanged: 0, rejected: 1 })
+  t.same(changed.json().summary, { created: 1, updated: 0, unchanged: 0, accepted: 0, rejected: 1 })
   t.match(changed.json().items[0].problems[0], { path: '/body/0', message: /already recorded/ })
   t.equal(await responseCount(db, city.id, open.id), 4)
   // The responses of one batch share a millisecond, so their order in the list is not the batch's.
@@ -160,7 +160,7 @@ t.test('a batch answers each item: bad items are rejected with their paths, dry_
     response({ external_id: 'a' })
   ]
   const dry = await postResponseBatch(app, city.key, open.id, items, '?dry_run=true')
-  t.same(dry.json().summary, { created: 1, updated: 0, unchanged: 0, rejected: 4 })
+  t.same(dry.json().summary, { created: 1, updated: 0, unchanged: 0, accepted: 0, rejected: 4 })
   t.same(dry.json().items.map((i: { problems: Array<{ path: string }> }) => i.problems.map((p) => p.path)), [
     [], ['/body/1/answers/neighbourhood'], ['/body/2/external_id'], ['/body/3/filled_on'], ['/body/4/external_id']
   ])
@@ -169,7 +169,7 @@ t.test('a batch answers each item: bad items are rejected with their paths, dry_
   expectProblem(t, atomic, 422, 'unprocessable', 'atomic')
   t.equal(await responseCount(db, city.id, open.id), 0, 'atomic wrote nothing')
   const written = await postResponseBatch(app, city.key, open.id, items)
-  t.same(written.json().summary, { created: 1, updated: 0, unchanged: 0, rejected: 4 })
+  t.same(written.json().summary, { created: 1, updated: 0, unchanged: 0, accepted: 0, rejected: 4 })
   t.equal(await responseCount(db, city.id, open.id), 1)
   const draft = await createSurvey(app, city.key)
   expectProblem(t, await postResponseBatch(app, city.key, draft.id, [response({ external_id: 'x' })]), 409, 'conflict', 'a draft takes no paper responses')

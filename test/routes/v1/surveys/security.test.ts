@@ -36,7 +36,7 @@ t.test('each operation needs its own scope: 403 otherwise, and admin does not im
     'surveys:write': await keyWith(db, city.id, ['surveys:write']),
     'survey-responses:write': await keyWith(db, city.id, ['survey-responses:write']),
     'surveys:read_responses': await keyWith(db, city.id, ['surveys:read_responses']),
-    'incidents:write': await keyWith(db, city.id, ['incidents:write', 'incidents:read'])
+    'incidents:write': await keyWith(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])
   }
   for (const op of operations(open.id, responseId as string)) {
     for (const [scope, key] of Object.entries(keys)) {
