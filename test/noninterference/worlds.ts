@@ -23,17 +23,27 @@ import { ensureTemplate, pgliteTemplatePath, pgTemplateName, testDatabaseUrl, wi
 
 export type Side = 'L' | 'R'
 
+export type CityName = 'W' | 'S' | 'P'
+
 export interface KeyKind {
   /** A name for the report: what the key is, and the city it works in. */
   name: string
-  city: 'W' | 'S'
+  city: CityName
   scopes: Scope[]
   sources?: string[]
 }
 
 /**
  * The keys under test. City W varies personal data, paper-form answers and the other city; city S varies
- * those and, besides, the incidents of other sources than ngo-a (which none of its keys may read).
+ * those and, besides, the incidents of other sources than ngo-a (which none of its keys may read); city P
+ * varies the other city only, its personal data being the same in both worlds.
+ *
+ * Published aggregates (incident counts, KPIs computed from them) are the city's, suppressed, whatever a
+ * key's sources: what they count is the statistics layer's question, not this run's. So, for the
+ * source-limited kinds as for the survey figures, the worlds keep them equal rather than vary them: the other
+ * sources' incidents of city S are as many in both worlds, with the same counted fields, and no write of the
+ * run that is not a dry run names one of them by its external_id (harness.ts), so the run's writes never
+ * create a record in one world where they merge into one in the other.
  */
 export const KEY_KINDS: KeyKind[] = [
   { name: 'read', city: 'W', scopes: ['stakeholders:read', 'surveys:read', 'incidents:read', 'plans:read', 'kpis:read', 'exports:read', 'exports:read_records'] },
@@ -43,18 +53,23 @@ export const KEY_KINDS: KeyKind[] = [
   { name: 'source-limited', city: 'S', scopes: ['incidents:write', 'incidents:read'], sources: ['ngo-a'] },
   { name: 'source-limited-admin', city: 'S', scopes: ['admin'], sources: ['ngo-a'] },
   { name: 'write-only/S', city: 'S', scopes: ['stakeholders:write', 'surveys:write', 'survey-responses:write', 'incidents:write', 'plans:write', 'kpis:write'] },
-  { name: 'aggregate-only/S', city: 'S', scopes: ['surveys:read', 'kpis:read', 'exports:read'] }
+  { name: 'aggregate-only/S', city: 'S', scopes: ['surveys:read', 'kpis:read', 'exports:read'] },
+  // A resident portal's key, which every resident shares: it submits reports and responses, and reads the forms.
+  { name: 'shared', city: 'W', scopes: ['incidents:report', 'survey-responses:submit', 'surveys:read'], sources: ['resident-portal'] },
+  // A key with a personal scope, in a city whose personal data is the same in both worlds: what differs for it
+  // is the other city only (it has no sources, so other sources do not apply).
+  { name: 'personal-read', city: 'P', scopes: ['incidents:read', 'incidents:read_personal'] }
 ]
 
 /** Keys of the oracles that need a key of their own, so that their one-sided requests disturb no other key. */
-export const ORACLE_KEYS: Record<string, { city: 'W' | 'S', scopes: Scope[], sources?: string[] }> = {
-  'shared-by-two-clients': { city: 'W', scopes: ['incidents:write', 'incidents:read'] },
+export const ORACLE_KEYS: Record<string, { city: CityName, scopes: Scope[], sources?: string[] }> = {
+  'shared-by-two-clients': { city: 'W', scopes: ['incidents:report', 'survey-responses:submit', 'surveys:read'], sources: ['resident-portal'] },
   'idempotency-other-key': { city: 'W', scopes: ['incidents:write', 'stakeholders:write'] },
   'idempotency-this-key': { city: 'W', scopes: ['incidents:write', 'stakeholders:write'] }
 }
 
 export interface Fixtures {
-  cities: Record<'W' | 'S' | 'B', string>
+  cities: Record<CityName | 'B', string>
   /** Secrets of the keys under test and of the oracles' keys, by name. */
   keys: Record<string, { id: string, secret: string, city: string }>
   /** Ids of everything built in the base, by kind ('incident', 'stakeholder', ...) and city. */
@@ -70,7 +85,7 @@ export interface Fixtures {
   optionCodes: string[]
   surveys: Record<'W' | 'S', string>
   /** The stored form of each base incident as its owner would import it, without personal fields. */
-  incidentInputs: Record<string, { city: 'W' | 'S', input: Record<string, unknown> }>
+  incidentInputs: Record<string, { city: CityName, input: Record<string, unknown> }>
   stakeholderInputs: Record<string, { city: 'W' | 'S', input: Record<string, unknown> }>
 }
 
@@ -338,7 +353,7 @@ async function populateWorld (world: World, fixtures: Fixtures, setupKeys: Recor
   const personal: Record<string, Record<string, unknown>> = {}
   // Personal fields of every base incident and stakeholder, sent again by their owner through the import,
   // as a partner adds a victim's details to a report it sent before (the import keeps what it compares).
-  const byCity = <T extends { city: 'W' | 'S', input: Record<string, unknown> }>(inputs: Record<string, T>, city: 'W' | 'S'): Array<[string, T]> =>
+  const byCity = <T extends { city: CityName, input: Record<string, unknown> }>(inputs: Record<string, T>, city: CityName): Array<[string, T]> =>
     Object.entries(inputs).filter(([, v]) => v.city === city)
   for (const city of ['W', 'S'] as const) {
     const incidents = byCity(fixtures.incidentInputs, city).map(([id, { input }]) => {
@@ -441,7 +456,8 @@ export async function buildWorlds (options: WorldOptions = {}): Promise<Worlds> 
   const cities = {
     W: (await createCity(db, { slug: 'ni-city-w', name: 'Non-interference W', state: 'CT', population: 135000 })).id,
     S: (await createCity(db, { slug: 'ni-city-s', name: 'Non-interference S', state: 'CT', population: 135000 })).id,
-    B: (await createCity(db, { slug: 'ni-city-b', name: 'Non-interference B', state: 'CT', population: 135000 })).id
+    B: (await createCity(db, { slug: 'ni-city-b', name: 'Non-interference B', state: 'CT', population: 135000 })).id,
+    P: (await createCity(db, { slug: 'ni-city-p', name: 'Non-interference P', state: 'CT', population: 135000 })).id
   }
   const keys: Fixtures['keys'] = {}
   for (const kind of KEY_KINDS) keys[kind.name] = await makeKey(db, cities[kind.city], `ni ${kind.name}`, kind.scopes, kind.sources ?? null)
@@ -470,6 +486,20 @@ export async function buildWorlds (options: WorldOptions = {}): Promise<Worlds> 
   const s: Sender = { app: baseApp, counter: { n: 0 } }
   await buildCity(s, setup.W?.secret as string, 'W', ids, fixtures)
   await buildCity(s, setup.S?.secret as string, 'S', ids, fixtures)
+  // City P: incidents with their personal data, the same in both worlds (no sentinel: its key may read them).
+  const setupP = await makeKey(db, cities.P, 'ni setup P', ALL_SCOPES)
+  fixtures.protectedIds.add(setupP.id)
+  for (let i = 0; i < 3; i++) {
+    const body = incidentBody('ngo-a', `inc-P-${i + 1}`, i, {
+      narrative: `Resident ${i + 1} was shouted at on the way home.`,
+      reporter: { name: `Resident ${i + 1}`, email: `resident-${i + 1}@example.org`, role: 'victim' },
+      location: { location_type: '57', neighborhood: 'Downtown', census_tract: '0215.02', address: `${i + 1} Oak Street`, latitude: 41.06, longitude: -73.53 }
+    })
+    const created = await ok(s, setupP.secret, 'POST', '/v1/incidents', body)
+    ;(ids.incidents ??= []).push(created.id)
+    fixtures.externalIds.push(`inc-P-${i + 1}`)
+    fixtures.incidentInputs[created.id] = { city: 'P', input: body }
+  }
   debug('base built')
   fixtures.baseIds = await allIds(db)
   fixtures.basePrefixes = new Set((await query<{ p: string }>(db, sql`SELECT display_prefix AS p FROM api_keys`)).map((r) => r.p))
