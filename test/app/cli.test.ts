@@ -87,6 +87,13 @@ t.test('keys create with an unknown scope exits 2 naming it, before touching the
   t.equal(run.stdout, '')
 })
 
+t.test('keys create refuses a resident portal\'s shared key that could also write, read or run the case', async (t) => {
+  const run = await cohesion('keys', 'create', '--city', 'stamford', '--name', 'portal', '--scopes', 'incidents:report,incidents:write', '--sources', 'resident-portal')
+  t.equal(run.code, 2)
+  t.match(run.stderr, /holds only submit scopes and surveys:read; not incidents:write/)
+  t.equal(run.stdout, '')
+})
+
 t.test('keys revoke ID revokes the key and prints its revoked_at', async (t) => {
   const run = await cohesion('keys', 'revoke', keyId)
   t.equal(run.code, 0, run.stderr)

@@ -131,7 +131,7 @@ t.test('a key limited to its sources writes and reads only those sources\' incid
 
 t.test('a source-limited key cannot mark its incident a duplicate of another source\'s incident it cannot see', async (t) => {
   const city = await makeCityWithKey(db, [...WRITER])
-  const ngoA = await makeKey(db, city.id, ['incidents:write', 'incidents:read'], { sources: ['ngo-a'] })
+  const ngoA = await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'], { sources: ['ngo-a'] })
   const own = await createIncident(app, ngoA.key, report({ source: 'ngo-a' }))
   const hidden = await createIncident(app, city.key, report({ source: 'ngo-b' }))
   await app.inject({ method: 'PATCH', url: `/v1/incidents/${own.id as string}`, headers: { ...bearer(ngoA.key), 'if-match': await etagOf(app, ngoA.key, own.id) }, payload: { status: 'under_review' } })

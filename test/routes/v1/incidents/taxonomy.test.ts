@@ -65,7 +65,7 @@ t.test('an unknown offense type is a 400 naming its path; known ones are stored'
 })
 
 t.test('an unknown location type is a 400 naming /body/location/location_type', async (t) => {
-  const city = await makeCityWithKey(db, ['incidents:write'])
+  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read'])
   const res = await postIncident(app, city.key, report({ location: { location_type: '99' } }))
   assertInvalid(t, res, '/body/location/location_type', 'unknown location code')
 })
@@ -83,7 +83,7 @@ t.test('location type 58 (cyberspace) makes the incident online; 58 with online.
 })
 
 t.test('exactly one of occurred_at and occurred_on: both or neither is a 400 naming /body/occurred_at', async (t) => {
-  const city = await makeCityWithKey(db, ['incidents:write'])
+  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read'])
   const both = await postIncident(app, city.key, report({ occurred_at: '2024-03-01T12:00:00Z', occurred_on: '2024-03-01' }))
   assertInvalid(t, both, '/body/occurred_at', 'both')
   const { occurred_on: _on, ...neither } = report()
@@ -93,7 +93,7 @@ t.test('exactly one of occurred_at and occurred_on: both or neither is a 400 nam
 })
 
 t.test('an occurred_at or occurred_on in the future is a 400 naming its path', async (t) => {
-  const city = await makeCityWithKey(db, ['incidents:write'])
+  const city = await makeCityWithKey(db, ['incidents:write', 'incidents:read'])
   const later = new Date(Date.now() + 2 * 3600_000).toISOString()
   const { occurred_on: _on, ...base } = report()
   assertInvalid(t, await postIncident(app, city.key, { ...base, occurred_at: later }), '/body/occurred_at', 'future occurred_at')
