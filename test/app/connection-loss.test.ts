@@ -115,7 +115,7 @@ t.test('a connection terminated while a request holds it does not end the proces
 t.test('after every connection of the pool is terminated, the same process serves and writes again', { skip: ONLY_ON_POSTGRES }, async (t) => {
   const { app, db, pool, terminate } = await ownApp(t)
   const city = await makeCityWithKey(db)
-  const writer = await makeKey(db, city.id, ['incidents:write', 'incidents:read'])
+  const writer = await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])
   // Fill the pool, then end all of its server sessions, as a restart of PostgreSQL does.
   const clients = await Promise.all(Array.from({ length: POOL_SIZE }, async () => await pool.connect()))
   const ended = Promise.all(clients.map(endOf))
@@ -135,7 +135,7 @@ t.test('after every connection of the pool is terminated, the same process serve
 t.test('a request whose connection is terminated in the middle of its transaction is a 503 to retry, and its retry is written', { skip: ONLY_ON_POSTGRES }, async (t) => {
   const { app, db, admin, terminate, holdIncidents, blockedOnIncidents } = await ownApp(t)
   const city = await makeCityWithKey(db)
-  const writer = await makeKey(db, city.id, ['incidents:write', 'incidents:read'])
+  const writer = await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])
   const body = report()
   // Another session holds the table, so the request waits on it, inside its transaction, until it is ended.
   await holdIncidents()
@@ -156,7 +156,7 @@ t.test('a request whose connection is terminated in the middle of its transactio
 t.test('an Idempotency-Key claimed by a request that failed on a database error is released: its retry succeeds at once', { skip: ONLY_ON_POSTGRES }, async (t) => {
   const { app, db, admin, cancel, holdIncidents, blockedOnIncidents } = await ownApp(t)
   const city = await makeCityWithKey(db)
-  const writer = await makeKey(db, city.id, ['incidents:write', 'incidents:read'])
+  const writer = await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])
   const body = report()
   const headers = { ...bearer(writer.key), 'idempotency-key': 'released-after-failure' }
   // Another session holds the table, so the request waits on it after it claimed its key; its statement is then

@@ -60,7 +60,7 @@ t.test('a paper form re-sent by another key is answered the same whatever its an
   const clerk = await makeKey(db, city.id, ['survey-responses:write'])
   const other = await makeKey(db, city.id, ['survey-responses:write'])
   const open = await createOpenSurvey(app, coordinator.key, survey())
-  const form = { ...response(), external_id: uniqueId('form'), filled_on: '2024-03-01' }
+  const form: Record<string, any> = { ...response(), external_id: uniqueId('form'), filled_on: '2024-03-01' }
   t.equal((await postResponseBatch(app, clerk.key, open.id, [form])).json().items[0].outcome, 'created')
 
   const right = await postResponseBatch(app, other.key, open.id, [form], '?dry_run=true')
