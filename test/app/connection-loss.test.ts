@@ -20,7 +20,10 @@ const POOL_SIZE = 4
 
 // Losing connections is a PostgreSQL matter: the embedded database has no connection to lose (its outage, a
 // closed database, is covered in database-errors.test.ts).
-const ONLY_ON_POSTGRES = testDatabaseUrl() === undefined ? 'the embedded database has no connection to lose' : false
+/** A subtest about lost connections: PostgreSQL's matter, defined only there (the embedded database has no connection to lose). */
+const onPostgres = (name: string, fn: (t: Test) => Promise<void>): void => {
+  if (testDatabaseUrl() !== undefined) t.test(name, fn)
+}
 
 /** The backend pid a pg client was given when it connected (its BackendKeyData, which pg keeps for cancelling). */
 const pidOf = (client: pg.ClientBase): number => (client as pg.ClientBase & { processID: number }).processID
@@ -96,7 +99,7 @@ t.test('a transaction that fails in the database leaves its connection usable: t
   }
 })
 
-t.test('a connection terminated while a request holds it does not end the process', { skip: ONLY_ON_POSTGRES }, async (t) => {
+onPostgres('a connection terminated while a request holds it does not end the process', async (t) => {
   const { app, db, pool, terminate } = await ownApp(t)
   const city = await makeCityWithKey(db)
   const client = await pool.connect()
@@ -112,7 +115,7 @@ t.test('a connection terminated while a request holds it does not end the proces
   t.equal(res.statusCode, 200, 'and the process goes on serving')
 })
 
-t.test('after every connection of the pool is terminated, the same process serves and writes again', { skip: ONLY_ON_POSTGRES }, async (t) => {
+onPostgres('after every connection of the pool is terminated, the same process serves and writes again', async (t) => {
   const { app, db, pool, terminate } = await ownApp(t)
   const city = await makeCityWithKey(db)
   const writer = await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])
@@ -132,7 +135,7 @@ t.test('after every connection of the pool is terminated, the same process serve
   t.same(answers, [201, 201, 201, 201, 201, 201], 'writes succeed again without a restart')
 })
 
-t.test('a request whose connection is terminated in the middle of its transaction is a 503 to retry, and its retry is written', { skip: ONLY_ON_POSTGRES }, async (t) => {
+onPostgres('a request whose connection is terminated in the middle of its transaction is a 503 to retry, and its retry is written', async (t) => {
   const { app, db, admin, terminate, holdIncidents, blockedOnIncidents } = await ownApp(t)
   const city = await makeCityWithKey(db)
   const writer = await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])
@@ -153,7 +156,7 @@ t.test('a request whose connection is terminated in the middle of its transactio
   t.equal(stored?.n, 1, 'once')
 })
 
-t.test('an Idempotency-Key claimed by a request that failed on a database error is released: its retry succeeds at once', { skip: ONLY_ON_POSTGRES }, async (t) => {
+onPostgres('an Idempotency-Key claimed by a request that failed on a database error is released: its retry succeeds at once', async (t) => {
   const { app, db, admin, cancel, holdIncidents, blockedOnIncidents } = await ownApp(t)
   const city = await makeCityWithKey(db)
   const writer = await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])
