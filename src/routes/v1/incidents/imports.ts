@@ -1,8 +1,12 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Importable } from '../../../lib/batch.js'
+import { createOne } from '../../../lib/import-routes.js'
+import { ProblemError } from '../../../lib/problems.js'
+import { callerOf } from '../../../plugins/auth.js'
 import type { PersonalData as Vault } from '../../../lib/personal-data.js'
 import { TAXONOMY_VERSION } from '../../../taxonomies/index.js'
 import { toInput } from './present.js'
-import { findBySourceAndExternalId, INCIDENT_WRITES, type IncidentRow } from './repo.js'
+import { findBySourceAndExternalId, getIncident, INCIDENT_WRITES, type IncidentRow } from './repo.js'
 import { mergeIncident, PERSONAL_FIELDS, prepareIncident, type Draft, type PersonalData } from './rules.js'
 import { IncidentInputSchema, type IncidentInput } from './schema.js'
 
@@ -31,4 +35,22 @@ export function incidentImports (personal: Vault<PersonalData>): Importable<Inci
     table: INCIDENT_WRITES,
     auditDetails: (row) => ({ source: row.draft.source })
   }
+}
+
+/**
+ * Creates (or, with an external_id, imports) one report sent as a POST body and answers it as `present` makes
+ * it: a partner's key reports only for its own sources (403 otherwise), before anything is looked up.
+ */
+export async function createReport (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply,
+  imports: Importable<IncidentInput, IncidentRow, Draft, PersonalData>, answer: { present: (row: IncidentRow) => unknown, etag?: boolean }): Promise<FastifyReply> {
+  const caller = callerOf(request)
+  const { source } = request.body as IncidentInput
+  if (caller.sources !== null && !caller.sources.includes(source)) {
+    throw new ProblemError('forbidden', `This key reports only for its own sources (${caller.sources.join(', ')}).`)
+  }
+  return await createOne(app, request, reply, imports, {
+    location: (id) => `/v1/incidents/${id}`,
+    read: async (db, id) => await getIncident(db, caller.cityId, id, null),
+    ...answer
+  })
 }

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { incidents } from '../../../db/schema/index.js'
 import { BatchResult } from '../../../lib/batch.js'
-import { BATCH_BODY_LIMIT, createOne, registerBatchRoute } from '../../../lib/import-routes.js'
+import { BATCH_BODY_LIMIT, registerBatchRoute } from '../../../lib/import-routes.js'
 import { FEED_START, feedPageOf, feedPosition, pageOf, textPosition } from '../../../lib/pagination.js'
 import { PersonalData } from '../../../lib/personal-data.js'
 import { notFound, ProblemError } from '../../../lib/problems.js'
@@ -12,11 +12,11 @@ import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
 import { TAXONOMY_VERSION } from '../../../taxonomies/index.js'
-import { incidentImports } from './imports.js'
+import { createReport, incidentImports } from './imports.js'
 import { toIncident, toInput } from './present.js'
 import { getIncident, listIncidents, possibleDuplicates, replaceIncident, sourceScope, type IncidentRow, type ListPosition } from './repo.js'
 import { carriesCodes, dateFilterProblem, mergeIncident, PERSONAL_FIELDS, prepareIncident, ruleContext, type PersonalData as Personal } from './rules.js'
-import { IncidentInputSchema, IncidentListQuery, IncidentPatchSchema, IncidentSchema, type IncidentInput } from './schema.js'
+import { IncidentInputSchema, IncidentListQuery, IncidentPatchSchema, IncidentSchema } from './schema.js'
 import { nextCaseState, refuseErasedPersonalData, refuseUngrantedChanges } from './workflow.js'
 
 /** The answer of POST /v1/incidents/batch. */
@@ -43,18 +43,7 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: ref(IncidentInputSchema),
       response: { 200: withEtag(IncidentRef), 201: withEtag(IncidentRef), ...problemResponses(...AUTHENTICATED, 409, 413, 415) }
     }
-  }, async (request, reply) => {
-    const caller = callerOf(request)
-    const input = request.body as IncidentInput
-    if (caller.sources !== null && !caller.sources.includes(input.source)) {
-      throw new ProblemError('forbidden', `This key reports only for its own sources (${caller.sources.join(', ')}).`)
-    }
-    return await createOne(app, request, reply, imports, {
-      location: (id) => `/v1/incidents/${id}`,
-      read: async (db, id) => await getIncident(db, caller.cityId, id, null),
-      present: (row) => toIncident(row)
-    })
-  })
+  }, async (request, reply) => await createReport(app, request, reply, imports, { present: (row) => toIncident(row) }))
 
   registerBatchRoute(app, {
     resource: imports,

@@ -1,16 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
-import { BATCH_BODY_LIMIT, createOne } from '../../../lib/import-routes.js'
+import { BATCH_BODY_LIMIT } from '../../../lib/import-routes.js'
 import { PersonalData } from '../../../lib/personal-data.js'
-import { ProblemError } from '../../../lib/problems.js'
 import { AUTHENTICATED, problemResponses, ref } from '../../../lib/schemas.js'
-import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
-import { incidentImports } from './imports.js'
+import { createReport, incidentImports } from './imports.js'
 import { toReceipt } from './present.js'
-import { getIncident } from './repo.js'
 import type { PersonalData as Personal } from './rules.js'
-import { IncidentReceiptSchema, IncidentReportSchema, type IncidentInput } from './schema.js'
+import { IncidentReceiptSchema, IncidentReportSchema } from './schema.js'
 
 /**
  * Reports from a resident-facing form, whose key every resident shares (incidents:report): each report is a
@@ -37,19 +34,7 @@ const incidentReportsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: ref(IncidentReportSchema),
       response: { 201: ref(IncidentReceiptSchema), ...problemResponses(...AUTHENTICATED, 409, 413, 415) }
     }
-  }, async (request, reply) => {
-    const caller = callerOf(request)
-    const input = request.body as IncidentInput
-    if (caller.sources !== null && !caller.sources.includes(input.source)) {
-      throw new ProblemError('forbidden', `This key reports only for its own sources (${caller.sources.join(', ')}).`)
-    }
-    return await createOne(app, request, reply, imports, {
-      location: (id) => `/v1/incidents/${id}`,
-      read: async (db, id) => await getIncident(db, caller.cityId, id, null),
-      present: toReceipt,
-      etag: false
-    })
-  })
+  }, async (request, reply) => await createReport(app, request, reply, imports, { present: toReceipt, etag: false }))
 }
 
 export default incidentReportsRoutes
