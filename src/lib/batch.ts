@@ -94,6 +94,11 @@ export interface Importable<B extends JsonObject, R extends StoredRecord, D, P> 
    * depends only on what it sent. Without one, a natural key only ever meets the sending key's own records.
    */
   readScope?: string
+  /**
+   * Fields that name other records by their external_id, and the scope that reads those records. A key without
+   * that scope may not send them: whether the item is refused would tell it whether such a record exists.
+   */
+  names?: { scope: string, fields: readonly string[] }
   /** A refusal particular to the caller (a partner's key limited to its sources), or null. */
   refuse?: (caller: Caller, body: B) => FieldError | null
   /** The stored records under these bodies' keys, whole, in one query. */
@@ -214,6 +219,8 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
     const body = value as B
     const refusal = resource.refuse?.(caller, body)
     if (refusal != null) return reject([{ ...refusal, path: `/${part}${refusal.path}` }])
+    const naming = namesWithout(caller, resource.names, body)
+    if (naming.length > 0) return reject(naming.map((field) => ({ path: `/${part}/${field}`, message: `names a record by its external_id, which needs ${resource.names?.scope ?? ''}: without it, the answer would tell whether that record exists` })))
     const key = resource.keyOf(body)
     if (options.requireKey && key === null) return reject([{ path: `/${part}/external_id`, message: 'is required in a batch' }])
     if (key !== null) blind?.add(index)
@@ -248,20 +255,27 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
         reject([{ path: `/${part}`, message: resource.fixed }])
         continue
       }
-      let input: B
+      const alone = applyMergePatch({} as B, item.body)
+      // A key that cannot read what it meets is judged first on what it sent alone, as if nothing were stored.
+      const unseen = blind?.has(item.index) === true
+      let input = alone
       let storedInput: B | undefined
-      if (found === undefined) {
-        input = applyMergePatch({} as B, item.body)
-      } else {
-        const personal = resource.personal === undefined ? null : resource.personal.data.open(found as SealedRecord)
-        if (personal === 'unreadable') {
+      let prepared = found === undefined || unseen ? resource.prepare(alone, request) : null
+      if (found !== undefined && prepared?.draft !== null) {
+        const opened = resource.personal === undefined ? null : resource.personal.data.open(found as SealedRecord)
+        if (opened === 'unreadable' && !unseen) {
           reject([{ path: `/${part}`, message: `the stored personal data of this ${resource.kind} fails its integrity check; erase it before importing it again` }])
           continue
         }
-        storedInput = resource.toInput(found, personal)
-        input = (resource.merge ?? applyMergePatch)(storedInput, item.body)
+        storedInput = resource.toInput(found, opened === 'unreadable' ? null : opened)
+        if (unseen) {
+          ({ input, prepared } = mergedForBlind(resource, storedInput, item.body, alone, request))
+        } else {
+          input = (resource.merge ?? applyMergePatch)(storedInput, item.body)
+          prepared = resource.prepare(input, request)
+        }
       }
-      const prepared = resource.prepare(input, request)
+      if (prepared === null) continue
       if (prepared.draft === null) {
         reject(prepared.problems.map((p) => ({ ...p, path: `/${part}${p.path}` })))
         continue
@@ -328,6 +342,33 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
     result.items[index] = { index, id: null, external_id: resource.externalIdOf(body), outcome: 'rejected', problems: [{ path: `/${options.pathOf(index)}`, message: CONCURRENT }] }
   }
   return blindOutcomes(result, blind)
+}
+
+type Prepared<D> = ReturnType<Importable<JsonObject, StoredRecord, D, unknown>['prepare']>
+
+/**
+ * An item of a key that cannot read the record it meets, valid on its own, merged into that record. Where the
+ * merge breaks a rule because of a stored field the item did not send, what the item sent wins: those stored
+ * fields give way, and in the end the item as sent does. Refusing it would answer by what is stored.
+ */
+function mergedForBlind<B extends JsonObject, D> (resource: Importable<B, any, D, any>, stored: B, body: B, alone: B, request: ImportRequest): { input: B, prepared: Prepared<D> } {
+  const merge = resource.merge ?? applyMergePatch
+  let base = stored
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const input = merge(base, body)
+    const prepared = resource.prepare(input, request)
+    if (prepared.draft !== null) return { input, prepared }
+    const giving = new Set(prepared.problems.map((p) => p.path.split('/')[1] ?? '').filter((field) => field !== '' && field in base && !(field in body)))
+    if (giving.size === 0) break
+    base = Object.fromEntries(Object.entries(base).filter(([field]) => !giving.has(field))) as B
+  }
+  return { input: alone, prepared: resource.prepare(alone, request) }
+}
+
+/** The fields of a body that name other records and that the caller may not send (see Importable.names). */
+function namesWithout (caller: Caller, names: { scope: string, fields: readonly string[] } | undefined, body: JsonObject): string[] {
+  if (names === undefined || grants(caller.scopes, names.scope)) return []
+  return names.fields.filter((field) => body[field] !== undefined && body[field] !== null)
 }
 
 /**

@@ -75,6 +75,7 @@ export function actionImports (planId: string, currency: string, objectiveId?: s
     kind: ACTION,
     schema: ActionItemSchema,
     ...keyed,
+    names: { scope: 'stakeholders:read', fields: ['owner_external_id', 'partner_external_ids'] },
     find: async (db, cityId, bodies) => await findActions(db, cityId, planId, bodies.map((b) => b.external_id as string)),
     toInput: (row) => toActionInput(row),
     prepare: (input) => prepareAction(planId, currency, objectiveId, input),

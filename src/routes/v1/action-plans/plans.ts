@@ -176,8 +176,9 @@ const plansRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'node omits keep their stored values (a JSON Merge Patch, as for every import); an explicit null clears one. Owners and partners may ' +
         'be named by stakeholder `external_id` (`owner_external_id`, `partner_external_ids`). Nodes the spreadsheet no longer holds are left ' +
         'as they are. All or nothing: a rejected node (each is answered with its problems) rejects the import with a 422 and nothing is ' +
-        `written. \`dry_run=true\` answers the outcomes and writes nothing. At most ${IMPORT_MAX_ACTIONS} actions.`,
-      security: [{ bearer: [WRITE] }],
+        `written. \`dry_run=true\` answers the outcomes and writes nothing. At most ${IMPORT_MAX_ACTIONS} actions. It answers what is stored under ` +
+        'each external_id, so it needs the read scope besides the write one; naming stakeholders by external_id needs `stakeholders:read`.',
+      security: [{ bearer: [WRITE, READ] }],
       params: IdParams,
       querystring: ActionPlanImportQuery,
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),

@@ -37,7 +37,7 @@ const counts = async (cityId: string): Promise<number[]> =>
   [await countRows(db, 'goals', cityId), await countRows(db, 'objectives', cityId), await countRows(db, 'actions', cityId)]
 
 async function setUp (): Promise<{ key: string, cityId: string, planId: string, cityStaff: string, ngo: string }> {
-  const city = await makeCityWithKey(db, [...WRITER])
+  const city = await makeCityWithKey(db, [...WRITER, 'stakeholders:read'])
   const cityStaff = await makeStakeholder(db, city.id, { externalId: 'st-city', category: 'city_staff', kind: 'person' })
   const ngo = await makeStakeholder(db, city.id, { externalId: 'st-ngo' })
   const plan = await createPlan(app, city.key)
@@ -104,7 +104,7 @@ t.test('dry_run answers the outcomes and writes nothing, even for nodes under ne
 
 t.test('a rejected node rejects the import with a 422 naming it, and nothing is written', async (t) => {
   const { key, cityId, planId } = await setUp()
-  const other = await makeCityWithKey(db, [...WRITER])
+  const other = await makeCityWithKey(db, [...WRITER, 'stakeholders:read'])
   await makeStakeholder(db, other.id, { externalId: 'st-elsewhere' })
   const bad = spreadsheet()
   ;(bad.goals[1] as any).objectives[0].actions[0].owner_external_id = 'st-elsewhere'
@@ -128,7 +128,7 @@ t.test('a rejected node rejects the import with a 422 naming it, and nothing is 
 
 t.test('an import into another city\'s plan is a 404 and writes nothing', async (t) => {
   const { planId, cityId } = await setUp()
-  const other = await makeCityWithKey(db, [...WRITER])
+  const other = await makeCityWithKey(db, [...WRITER, 'stakeholders:read'])
   const res = await importTree(other.key, planId, spreadsheet())
   expectProblem(t, res, 404, 'not_found', 'another city\'s plan')
   t.same(await counts(cityId), [0, 0, 0])
