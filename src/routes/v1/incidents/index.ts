@@ -14,7 +14,7 @@ import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
 import { TAXONOMY_VERSION } from '../../../taxonomies/index.js'
 import { createReport, incidentImports } from './imports.js'
 import { toIncident, toInput } from './present.js'
-import { getIncident, listIncidents, possibleDuplicates, replaceIncident, sourceScope, type IncidentRow, type ListPosition } from './repo.js'
+import { getIncident, listIncidents, possibleDuplicates, replaceIncident, sourceScope, type IncidentRow, type ListPosition, withoutUnseenDuplicates } from './repo.js'
 import { carriesCodes, dateFilterProblem, mergeIncident, PERSONAL_FIELDS, prepareIncident, ruleContext, type PersonalData as Personal } from './rules.js'
 import { IncidentInputSchema, IncidentListQuery, IncidentPatchSchema, IncidentSchema } from './schema.js'
 import { nextCaseState, refuseErasedPersonalData, refuseUngrantedChanges } from './workflow.js'
@@ -82,7 +82,7 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const page = order === 'occurred_desc'
       ? pageOf(rows, limit, (row) => [row.occurredOn, row.id], encode)
       : feedPageOf(rows, limit, (row) => [row.changeXid, row.id], encode, after?.order === 'updated_asc' ? [after.changeXid, after.id] : FEED_START)
-    return { data: page.data.map((row) => toIncident(row)), next_cursor: page.next_cursor }
+    return { data: (await withoutUnseenDuplicates(app.db, caller.cityId, caller.sources, page.data)).map((row) => toIncident(row)), next_cursor: page.next_cursor }
   })
 
   app.get('/:id', {
@@ -103,7 +103,8 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const view = personal.view(request, caller, row)
     await personal.recordReads(app.db, request, [{ row, view }])
     reply.header('etag', etagOf(row.id, row.version))
-    return toIncident(row, view)
+    const [shown] = await withoutUnseenDuplicates(app.db, caller.cityId, caller.sources, [row])
+    return toIncident(shown as IncidentRow, view)
   })
 
   app.patch('/:id', {
@@ -152,7 +153,8 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         })
       }
     })
-    return toIncident(updated)
+    const [shown] = await withoutUnseenDuplicates(app.db, caller.cityId, caller.sources, [updated])
+    return toIncident(shown as IncidentRow)
   })
 
   app.get('/:id/possible-duplicates', {
@@ -171,7 +173,7 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const row = await getIncident(app.db, caller.cityId, request.params.id, caller.sources)
     if (row === undefined) throw notFound('incident')
     const rows = await possibleDuplicates(app.db, caller.cityId, row, caller.sources, 50)
-    return { data: rows.map((r) => toIncident(r)), next_cursor: null }
+    return { data: (await withoutUnseenDuplicates(app.db, caller.cityId, caller.sources, rows)).map((r) => toIncident(r)), next_cursor: null }
   })
 
   app.delete('/:id/personal-data', {

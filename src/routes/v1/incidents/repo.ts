@@ -206,3 +206,15 @@ export async function possibleDuplicates (db: Executor, cityId: string, of: Inci
   )} ORDER BY abs(${incidents.occurredOn} - ${of.occurredOn}::date), ${incidents.id} LIMIT ${limit}`)
   return rows.map(decodeIncident)
 }
+
+/**
+ * These rows as a partner's key may see them: an incident marked as the duplicate of another source's report
+ * shows no duplicate_of, since that id is of a report the key may not read. One query for a page.
+ */
+export async function withoutUnseenDuplicates (db: Executor, cityId: string, sources: string[] | null, rows: IncidentRow[]): Promise<IncidentRow[]> {
+  const named = sources === null ? [] : [...new Set(rows.map((r) => r.duplicateOf).filter((id): id is string => id !== null))]
+  if (sources === null || named.length === 0) return rows
+  const seen = new Set((await query<{ id: string }>(db, sql`SELECT id FROM incidents WHERE city_id = ${cityId}
+    AND id = ANY(${textArrayLiteral(named)}::uuid[]) AND source = ANY(${textArrayLiteral(sources)}::text[])`)).map((r) => r.id))
+  return rows.map((r) => r.duplicateOf === null || seen.has(r.duplicateOf) ? r : { ...r, duplicateOf: null })
+}

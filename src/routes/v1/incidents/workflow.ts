@@ -26,7 +26,8 @@ export async function nextCaseState (db: Executor, caller: Caller, row: Incident
   if (status === 'duplicate') {
     if (duplicateOf === null) throw invalidField('/body/duplicate_of', 'is required when status is duplicate')
     if (duplicateOf === row.id) throw invalidField('/body/duplicate_of', 'must name another incident')
-    if (await getIncident(db, caller.cityId, duplicateOf, caller.sources) === undefined) throw invalidField('/body/duplicate_of', 'is not an incident of this city')
+    // Only a newly named one is looked up: the stored one may be another source's, which a partner's key cannot see.
+    if (duplicateOf !== row.duplicateOf && await getIncident(db, caller.cityId, duplicateOf, caller.sources) === undefined) throw invalidField('/body/duplicate_of', 'is not an incident of this city')
   } else if (patch.duplicate_of !== undefined && patch.duplicate_of !== row.duplicateOf) {
     throw invalidField('/body/duplicate_of', 'is only for status duplicate')
   }

@@ -139,6 +139,28 @@ t.test('a source-limited key cannot mark its incident a duplicate of another sou
   t.equal(res.statusCode, 400)
 })
 
+t.test('a source-limited key never sees the id of another source\'s incident its report was marked a duplicate of', async (t) => {
+  const city = await makeCityWithKey(db, [...WRITER])
+  const ngoA = await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'], { sources: ['ngo-a'] })
+  const own = await createIncident(app, ngoA.key, report({ source: 'ngo-a' }))
+  const hidden = await createIncident(app, city.key, report({ source: 'ngo-b' }))
+  const patch = async (key: string, payload: Record<string, unknown>): Promise<LightMyRequestResponse> =>
+    await app.inject({ method: 'PATCH', url: `/v1/incidents/${own.id as string}`, headers: { ...bearer(key), 'if-match': await etagOf(app, key, own.id) }, payload })
+  t.equal((await patch(city.key, { status: 'under_review' })).statusCode, 200)
+  const marked = await patch(city.key, { status: 'duplicate', duplicate_of: hidden.id })
+  t.equal(marked.json().duplicate_of, hidden.id, 'the city sees what the report repeats')
+
+  t.equal((await getIncident(app, ngoA.key, own.id)).json().duplicate_of, null, 'read alone')
+  for (const order of ['occurred_desc', 'updated_asc']) {
+    const list = await app.inject({ method: 'GET', url: `/v1/incidents?order=${order}`, headers: bearer(ngoA.key) })
+    t.same(list.json().data.map((i: { id: string, duplicate_of: unknown }) => [i.id, i.duplicate_of]), [[own.id, null]], `listed (${order})`)
+  }
+  const changed = await patch(ngoA.key, { summary: 'Flyers found again near the library' })
+  t.equal(changed.statusCode, 200, changed.body)
+  t.equal(changed.json().duplicate_of, null, 'answered after its own change')
+  t.equal((await getIncident(app, city.key, own.id)).json().duplicate_of, hidden.id, 'and its change kept the mark it could not see')
+})
+
 t.test('a cursor issued to another city is a 400, as is a tampered one', async (t) => {
   const a = await makeCityWithKey(db, [...WRITER])
   const b = await makeCityWithKey(db, [...WRITER])
