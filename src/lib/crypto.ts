@@ -24,12 +24,12 @@ export function safeEqual (a: Buffer, b: Buffer): boolean {
 const FORMAT = 1
 
 /**
- * AES-256-GCM with a random 96-bit nonce. The additional data binds a ciphertext to where it belongs
+ * AES-256-GCM with a random 96-bit nonce (or one derived from the plaintext and the additional data, for a
+ * ciphertext that is the same each time: a nonce is then reused only for the very same message). The additional data binds a ciphertext to where it belongs
  * (city, object, field): moved anywhere else it no longer opens.
  * Layout: format byte | nonce (12) | tag (16) | ciphertext.
  */
-export function seal (key: Buffer, plaintext: Buffer, additionalData: string): Buffer {
-  const nonce = randomBytesFromBlock(12)
+export function seal (key: Buffer, plaintext: Buffer, additionalData: string, nonce: Buffer = randomBytesFromBlock(12)): Buffer {
   const cipher = createCipheriv('aes-256-gcm', key, nonce)
   cipher.setAAD(Buffer.from(additionalData, 'utf8'))
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()])

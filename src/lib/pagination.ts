@@ -1,38 +1,56 @@
-import { hmac, safeEqual } from './crypto.js'
+import { deriveKey, hmac, open, safeEqual, seal } from './crypto.js'
 import { ProblemError } from './problems.js'
 
 /**
- * Opaque keyset cursors. A cursor carries the sort key of the last row it returned, and is signed together
- * with the city and the list it belongs to, so a tampered cursor, or one from another list or another
- * city, is refused rather than silently read.
+ * Opaque keyset cursors. A cursor carries the sort key of the last row it returned, sealed (AES-256-GCM) together
+ * with the city and the list it belongs to: a tampered cursor, or one from another list or another city, is
+ * refused rather than silently read, and what it holds (a change feed's transaction number, which counts every
+ * city's writes) is not readable by whoever holds it. Cursors signed in the clear before are still read.
  */
 export class CursorCodec {
   readonly #key: Buffer
+  readonly #sealKey: Buffer
 
   constructor (key: Buffer) {
     this.#key = key
+    this.#sealKey = deriveKey(key, 'cursor-seal')
   }
 
   encode (cityId: string, list: string, position: unknown[]): string {
-    const payload = Buffer.from(JSON.stringify(position)).toString('base64url')
-    return `${payload}.${this.#sign(cityId, list, payload)}`
+    // The same position gives the same cursor: a feed that is up to date answers the cursor it was asked with.
+    const plain = JSON.stringify(position)
+    return seal(this.#sealKey, Buffer.from(plain), `${cityId}\n${list}`, hmac(this.#key, `${cityId}\n${list}\n${plain}`).subarray(0, 12)).toString('base64url')
   }
 
   decode (cityId: string, list: string, cursor: string): unknown[] {
-    const [payload, signature, extra] = cursor.split('.')
-    if (payload === undefined || signature === undefined || extra !== undefined ||
-      !safeEqual(Buffer.from(signature), Buffer.from(this.#sign(cityId, list, payload)))) {
-      throw new ProblemError('invalid_cursor', 'The cursor is not one this list issued.', { errors: [{ path: '/query/cursor', message: 'is not valid for this list' }] })
-    }
-    const position: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'))
-    if (!Array.isArray(position)) throw new ProblemError('invalid_cursor', 'The cursor is not one this list issued.')
+    const text = cursor.includes('.') ? this.#signed(cityId, list, cursor) : this.#sealed(cityId, list, cursor)
+    let position: unknown
+    try { position = JSON.parse(text ?? '') } catch { position = undefined }
+    if (!Array.isArray(position)) throw invalidCursor()
     return position
   }
 
-  #sign (cityId: string, list: string, payload: string): string {
-    return hmac(this.#key, `${cityId}\n${list}\n${payload}`).subarray(0, 18).toString('base64url')
+  #sealed (cityId: string, list: string, cursor: string): string | undefined {
+    try {
+      return open(this.#sealKey, Buffer.from(cursor, 'base64url'), `${cityId}\n${list}`).toString('utf8')
+    } catch {
+      throw invalidCursor()
+    }
+  }
+
+  /** A cursor of the earlier, signed form: its position in base64url, a dot, and its signature. */
+  #signed (cityId: string, list: string, cursor: string): string {
+    const [payload, signature, extra] = cursor.split('.')
+    if (payload === undefined || signature === undefined || extra !== undefined ||
+      !safeEqual(Buffer.from(signature), Buffer.from(hmac(this.#key, `${cityId}\n${list}\n${payload}`).subarray(0, 18).toString('base64url')))) {
+      throw invalidCursor()
+    }
+    return Buffer.from(payload, 'base64url').toString('utf8')
   }
 }
+
+const invalidCursor = (): ProblemError =>
+  new ProblemError('invalid_cursor', 'The cursor is not one this list issued.', { errors: [{ path: '/query/cursor', message: 'is not valid for this list' }] })
 
 /**
  * Takes one row more than the page to learn whether another page follows, and builds its cursor from the

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
+import { sql } from 'drizzle-orm'
 import pg from 'pg'
 import t from 'tap'
+import { query } from '../../../../src/db/client.js'
 import { bearer, build } from '../../../helper.js'
 import { makeCityWithKey } from '../../../factories.js'
 import { testDatabaseUrl, withDatabase } from '../../../template.js'
@@ -17,6 +19,21 @@ async function feed (key: string, cursor?: string): Promise<FeedPage> {
   if (res.statusCode !== 200) throw new Error(`${res.statusCode}: ${res.body}`)
   return { ids: res.json().data.map((i: { id: string }) => i.id), cursor: res.json().next_cursor }
 }
+
+t.test('a feed\'s cursor is sealed: it does not show the transaction number, which counts every city\'s writes, nor the last id', async (t) => {
+  const city = await makeCityWithKey(db, [...WRITER])
+  const incident = await createIncident(app, city.key)
+  const page = await feed(city.key)
+  t.same(page.ids, [incident.id])
+  const [{ xid }] = await query<{ xid: string }>(db, sql`SELECT change_xid::text AS xid FROM incidents WHERE id = ${incident.id}`) as [{ xid: string }]
+  const readable = page.cursor.split('.').map((part) => Buffer.from(part, 'base64url').toString('latin1')).join(' ')
+  t.notMatch(readable, incident.id as string, 'the last id is not readable in it')
+  t.notMatch(readable, xid, 'nor the transaction number')
+  t.same((await feed(city.key, page.cursor)).ids, [], 'it still picks up where it was')
+  const tampered = page.cursor.slice(0, -2) + (page.cursor.endsWith('AA') ? 'BB' : 'AA')
+  const refused = await app.inject({ method: 'GET', url: `/v1/incidents?order=updated_asc&cursor=${encodeURIComponent(tampered)}`, headers: bearer(city.key) })
+  t.equal(refused.statusCode, 400)
+})
 
 t.test('the feed never ends: its last page has a cursor that picks up later changes, a changed incident among them', async (t) => {
   const city = await makeCityWithKey(db, [...WRITER])
