@@ -57,6 +57,8 @@ export function registerReadRoute<R extends Versioned> (app: FastifyInstance, ro
  * nothing was deleted, or the details the audit event keeps of what was.
  */
 export function registerDeleteRoute (app: FastifyInstance, route: RouteWords & {
+  /** The scope that reads the record: needed besides the write one, since the answer tells what is stored. */
+  readScope: string
   references?: Reference[]
   /** What to do instead when others refer to the record; archiving with `{"active": false}` by default. */
   instead?: string
@@ -69,16 +71,17 @@ export function registerDeleteRoute (app: FastifyInstance, route: RouteWords & {
       tags: [route.tag],
       summary: route.summary,
       description: route.description,
-      security: [{ bearer: [route.scope] }],
+      security: [{ bearer: [route.scope, route.readScope] }],
       params: IdParams,
       response: { 204: NoContent('Deleted.'), ...problemResponses(...AUTHENTICATED, 404, ...(references.length > 0 ? [409] as const : [])) }
     }
   }, async (request, reply) => {
-    const { cityId } = callerOf(request)
+    const caller = callerOf(request)
+    const { cityId } = caller
     const { id } = request.params as { id: string }
     await app.db.transaction(async (tx) => {
       // The check runs first, so that a record referred to answers 409 rather than a foreign-key error.
-      await refuseDeleteIfReferenced(tx, cityId, id, route.what ?? route.kind, references, ...(route.instead !== undefined ? [route.instead] : []))
+      await refuseDeleteIfReferenced(tx, caller, id, route.what ?? route.kind, references, ...(route.instead !== undefined ? [route.instead] : []))
       const removed = await route.remove(tx, cityId, id)
       if (removed === false) throw notFound(route.what ?? route.kind)
       await recordAudit(tx, cityId, actorOf(request), {

@@ -75,7 +75,9 @@ t.test('a key without stakeholders:read may not name stakeholders by external_id
   const created = await app.inject({ method: 'POST', url: '/v1/stakeholders', headers: bearer(steward.key), payload: { external_id: existing, kind: 'organization', name: 'Youth Outreach', category: 'community_organization' } })
   t.equal(created.statusCode, 201, created.body)
   const [tie, tieFresh] = await probe(async (e) => await app.inject({
-    method: 'POST', url: '/v1/stakeholder-relationships/batch?dry_run=true', headers: bearer(writer.key),
+    method: 'POST',
+    url: '/v1/stakeholder-relationships/batch?dry_run=true',
+    headers: bearer(writer.key),
     payload: [{ external_id: uniqueId('tie'), from_external_id: e, to_external_id: e, type: 'collaboration' }] as never
   }), existing)
   t.same(tie, tieFresh, 'a tie naming a stored stakeholder is answered as one naming none')

@@ -109,7 +109,7 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Delete an action',
       description: 'Its timeline goes with it. An action that was dropped is better kept with status `cancelled`: roll-ups leave it out. ' +
         'Every deletion is audited.',
-      security: [{ bearer: [WRITE] }],
+      security: [{ bearer: [WRITE, READ] }],
       params: IdParams,
       response: { 204: NoContent('Deleted.'), ...problemResponses(...AUTHENTICATED, 404) }
     }

@@ -62,7 +62,7 @@ export function registerNodeDelete (app: FastifyInstance, route: {
       tags: [TAG],
       summary: route.summary,
       description: route.description,
-      security: [{ bearer: [WRITE] }],
+      security: [{ bearer: [WRITE, READ] }],
       params: IdParams,
       querystring: CascadeQuery,
       response: { 204: NoContent('Deleted.'), ...problemResponses(...AUTHENTICATED, 404, 409) }

@@ -56,8 +56,9 @@ const kpisRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: [TAG],
       summary: 'Define a KPI',
       description: 'A computed KPI names a `metric` of the catalog (GET /v1/kpis/metrics) and its `parameters`; a manual one takes values ' +
-        'with PUT /v1/kpis/{id}/measurements/{period}. A `code` already used in the city is a 409.',
-      security: [{ bearer: ['kpis:write'] }],
+        'with PUT /v1/kpis/{id}/measurements/{period}. A `code` already used in the city is a 409, which tells of a stored KPI: it needs ' +
+        'kpis:read besides kpis:write.',
+      security: [{ bearer: ['kpis:write', 'kpis:read'] }],
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
       body: ref(KpiInputSchema),
       response: { 201: withEtag(KpiRef), ...problemResponses(...AUTHENTICATED, 409, 413, 415, 422) }
@@ -206,7 +207,8 @@ const kpisRoutes: FastifyPluginAsyncTypebox = async (app) => {
     description: 'A KPI that actions of the prevention plan contribute to (`kpi_ids`) cannot be deleted (409 naming them): take it off ' +
       'those actions first. Every deletion is audited.',
     scope: 'kpis:write',
-    references: [{ what: 'actions of the prevention plan', table: 'actions', column: 'kpi_ids', array: true }],
+    readScope: 'kpis:read',
+    references: [{ what: 'actions of the prevention plan', table: 'actions', column: 'kpi_ids', array: true, seenWith: { scope: 'plans:read' } }],
     instead: 'Take it off those actions\' kpi_ids first.',
     remove: deleteKpi
   })
@@ -217,8 +219,8 @@ const kpisRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: [TAG],
       summary: 'Record a manual KPI\'s value for a period',
       description: 'Creates (201) or replaces (200) the value of one period of the KPI\'s own length (`2026-03`, `2026-Q1`, `2026`). A ' +
-        'computed KPI takes no values: 409.',
-      security: [{ bearer: ['kpis:write'] }],
+        'computed KPI takes no values: 409. The answer tells what is stored, so it needs kpis:read besides kpis:write.',
+      security: [{ bearer: ['kpis:write', 'kpis:read'] }],
       params: MeasurementParams,
       body: MeasurementInputSchema,
       response: { 200: MeasurementSchema, 201: MeasurementSchema, ...problemResponses(...AUTHENTICATED, 404, 409, 413, 415, 422) }

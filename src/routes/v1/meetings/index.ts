@@ -159,6 +159,7 @@ const meetingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     summary: 'Delete a meeting',
     description: 'Removes a meeting recorded by mistake, and its attendance with it. Every deletion is audited.',
     scope: 'stakeholders:write',
+    readScope: 'stakeholders:read',
     remove: deleteMeeting
   })
 }

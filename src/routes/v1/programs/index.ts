@@ -149,6 +149,7 @@ const programsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     description: 'A program that incidents were referred to cannot be deleted (409 naming what refers to it): archive it with ' +
       'PATCH `{"active": false}` instead. Every deletion is audited.',
     scope: 'stakeholders:write',
+    readScope: 'stakeholders:read',
     references: PROGRAM_REFERENCES,
     remove: deleteProgram
   })

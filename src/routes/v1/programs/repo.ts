@@ -16,8 +16,8 @@ const decode = (raw: Record<string, unknown>): ProgramRow => decodeRow<ProgramRo
 
 /** What refers to a program: a program that is referred to is archived (active: false), not deleted. */
 export const PROGRAM_REFERENCES: Reference[] = [
-  { what: 'incident referrals', table: 'incident_referrals', column: 'program_id' },
-  { what: 'actions of the prevention plan', table: 'actions', column: 'program_ids', array: true }
+  { what: 'incident referrals', table: 'incident_referrals', column: 'program_id', seenWith: { scope: 'incidents:read', sourced: true } },
+  { what: 'actions of the prevention plan', table: 'actions', column: 'program_ids', array: true, seenWith: { scope: 'plans:read' } }
 ]
 
 /** Where programs point at stakeholders: a stakeholder that provides a program is archived, not deleted. */

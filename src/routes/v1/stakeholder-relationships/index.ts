@@ -147,6 +147,7 @@ const relationshipsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     description: 'Removes a tie recorded by mistake; nothing refers to relationships. A tie that ended is better kept with an `until`. ' +
       'Every deletion is audited.',
     scope: 'stakeholders:write',
+    readScope: 'stakeholders:read',
     remove: async (tx, cityId, id) => {
       const deleted = await deleteRelationship(tx, cityId, id)
       return deleted === undefined ? false : { from_id: deleted.fromId, to_id: deleted.toId, type: deleted.type }

@@ -168,6 +168,7 @@ const stakeholdersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     description: 'A stakeholder that relationships, meetings, programs, referrals or members refer to cannot be deleted (409 naming them): ' +
       'archive it with PATCH {"active": false}.',
     scope: 'stakeholders:write',
+    readScope: 'stakeholders:read',
     references: STAKEHOLDER_REFERENCES,
     remove: deleteStakeholder
   })

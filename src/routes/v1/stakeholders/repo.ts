@@ -95,9 +95,9 @@ export const STAKEHOLDER_REFERENCES: Reference[] = [
   { what: 'relationships', table: 'stakeholder_relationships', column: 'to_id' },
   { what: 'meeting attendance', table: 'meeting_attendees', column: 'stakeholder_id' },
   { what: 'programs it provides', table: 'programs', column: 'provider_id' },
-  { what: 'incident referrals', table: 'incident_referrals', column: 'stakeholder_id' },
-  { what: 'actions it owns', table: 'actions', column: 'owner_id' },
-  { what: 'actions it is a partner in', table: 'actions', column: 'partner_ids', array: true }
+  { what: 'incident referrals', table: 'incident_referrals', column: 'stakeholder_id', seenWith: { scope: 'incidents:read', sourced: true } },
+  { what: 'actions it owns', table: 'actions', column: 'owner_id', seenWith: { scope: 'plans:read' } },
+  { what: 'actions it is a partner in', table: 'actions', column: 'partner_ids', array: true, seenWith: { scope: 'plans:read' } }
 ]
 
 export async function deleteStakeholder (db: Executor, cityId: string, id: string): Promise<boolean> {

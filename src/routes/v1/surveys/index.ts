@@ -172,9 +172,11 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
     operationId: 'deleteSurvey',
     tag: 'surveys',
     kind: 'survey',
-    summary: 'Delete a survey without responses',
-    description: 'A survey with responses (or copies made from it) cannot be deleted (409): archive it with PATCH {"status": ...} instead.',
+    summary: 'Delete a draft survey',
+    description: 'Only a draft survey, never opened and so without responses, and with no copies made from it, can be deleted (409 otherwise): ' +
+      'close and archive it with PATCH {"status": ...} instead.',
     scope: 'surveys:write',
+    readScope: 'surveys:read',
     references: SURVEY_REFERENCES,
     instead: 'Close and archive it with PATCH {"status": ...} instead.',
     remove: deleteSurvey
@@ -185,8 +187,9 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'copySurvey',
       tags: ['surveys'],
       summary: 'Start a new draft from a survey',
-      description: 'The copy has the same texts and questions, no period, no responses, and names the survey it came from: the next round of an assessment.',
-      security: [{ bearer: ['surveys:write'] }],
+      description: 'The copy has the same texts and questions, no period, no responses, and names the survey it came from: the next round of an assessment. ' +
+        'It answers the source\'s definition, so it needs surveys:read besides surveys:write.',
+      security: [{ bearer: ['surveys:write', 'surveys:read'] }],
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
       params: IdParams,
       response: { 201: withEtag(SurveyRef), ...problemResponses(...AUTHENTICATED, 404, 422) }

@@ -4,7 +4,7 @@ import { surveyResponses, surveys } from '../../../db/schema/index.js'
 import type { ImportRow } from '../../../lib/batch.js'
 import { allColumnsOf, decodeRow, type BulkTable } from '../../../lib/bulk-upsert.js'
 import { PersonalData } from '../../../lib/personal-data.js'
-import { notFound } from '../../../lib/problems.js'
+import { notFound, ProblemError } from '../../../lib/problems.js'
 import type { Reference } from '../../../lib/references.js'
 import { answersOf, type AnswerRow, type ResponseDraft, type ResponsePersonal, type SurveyDraft, type SurveyStatus } from './rules.js'
 
@@ -89,11 +89,21 @@ export async function lockSurvey (db: Executor, cityId: string, id: string): Pro
 
 /** What keeps a survey from being deleted: its responses (archive it instead), and the copies made from it. */
 export const SURVEY_REFERENCES: Reference[] = [
-  { what: 'responses', table: 'survey_responses', column: 'survey_id' },
   { what: 'copies made from it', table: 'surveys', column: 'copied_from' }
 ]
 
+/**
+ * Deletes a draft survey. One that was ever opened may hold responses, which a key that deletes surveys need not
+ * be able to see: it is refused for its status, which that key reads, never for whether anyone answered.
+ */
 export async function deleteSurvey (db: Executor, cityId: string, id: string): Promise<boolean> {
+  const survey = await getSurvey(db, cityId, id)
+  if (survey === undefined) return false
+  if (survey.status !== 'draft') {
+    throw new ProblemError('conflict', `Only a draft survey can be deleted; this one is ${survey.status}. Close and archive it with PATCH {"status": ...} instead.`, {
+      errors: [{ path: '/params/id', message: 'is not a draft survey' }]
+    })
+  }
   const deleted = await db.delete(surveys).where(and(eq(surveys.cityId, cityId), eq(surveys.id, id))).returning({ id: surveys.id })
   return deleted.length === 1
 }

@@ -9,7 +9,7 @@ const { app, database } = await build(t)
 const db = database.db
 
 t.test('a KPI is created with 201, Location and ETag, read back, listed by code, patched with If-Match and deleted', async (t) => {
-  const city = await makeCityWithKey(db, ['kpis:write', 'kpis:read'])
+  const city = await makeCityWithKey(db, ['kpis:write', 'kpis:read', 'plans:read'])
   const created = await app.inject({
     method: 'POST',
     url: '/v1/kpis',

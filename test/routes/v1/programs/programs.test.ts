@@ -7,7 +7,7 @@ import { auditActions, createProgram, getProgram, patchProgram, postProgram, pro
 
 const { app, database } = await build(t)
 const db = database.db
-const WRITER = ['stakeholders:write', 'stakeholders:read'] as const
+const WRITER = ['stakeholders:write', 'stakeholders:read', 'incidents:read', 'plans:read'] as const
 
 t.test('a program is added with 201, Location and ETag, its provider a stakeholder of the city, and read back as sent', async (t) => {
   const city = await makeCityWithKey(db, [...WRITER])

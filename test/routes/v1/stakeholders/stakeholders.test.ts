@@ -11,7 +11,7 @@ async function keys (): Promise<{ cityId: string, writer: string, reader: string
   const city = await makeCity(db)
   return {
     cityId: city.id,
-    writer: (await makeKey(db, city.id, ['stakeholders:write', 'stakeholders:read'])).key,
+    writer: (await makeKey(db, city.id, ['stakeholders:write', 'stakeholders:read', 'incidents:read', 'plans:read'])).key,
     reader: (await makeKey(db, city.id, ['stakeholders:read'])).key,
     coordinator: (await makeKey(db, city.id, ['stakeholders:read', 'stakeholders:read_contact'])).key,
     steward: (await makeKey(db, city.id, ['stakeholders:write', 'stakeholders:read_contact'])).key
