@@ -438,6 +438,33 @@ function keepCountsInStep (request: Request): Request {
   return { ...request, body: { json: JSON.parse(text.replace(HIDDEN_EXTERNAL, 'guessed-$1-ext-$2')) } }
 }
 
+/** The probes of a write-only key into records that differ between the worlds (city Q, worlds.ts). */
+async function blindOracles (kind: string, auth: Record<string, string>, ctx: Ctx): Promise<void> {
+  const batch = async (op: string, url: string, oracle: string, items: unknown[]): Promise<void> => {
+    for (const dry of ['?dry_run=true', '?dry_run=true&atomic=true']) {
+      await both({ op, kind, oracle, method: 'POST', url: `${url}${dry}`, headers: auth, body: { json: items } }, ctx)
+    }
+  }
+  for (let i = 1; i <= 5; i++) {
+    const ext = `inc-W-ngo-a-${i}`
+    await batch('importIncidents', '/v1/incidents/batch', 'a partial report under a stored external_id', [{ source: 'ngo-a', external_id: ext, summary: 'A correction' }])
+    await batch('importIncidents', '/v1/incidents/batch', 'a whole report without its day', [{ ...incidentBody('ngo-a', ext, i), occurred_on: undefined }])
+    await batch('importIncidents', '/v1/incidents/batch', 'a lone latitude', [incidentBody('ngo-a', ext, i, { location: { location_type: '57', latitude: 41.0512 } })])
+    await batch('importIncidents', '/v1/incidents/batch', 'a report said not to be online', [incidentBody('ngo-a', ext, i, { online: { is_online: false } })])
+    await batch('importIncidents', '/v1/incidents/batch', 'a platform without the place online', [incidentBody('ngo-a', ext, i, { online: { platform: 'forum' } })])
+  }
+  for (let i = 1; i <= 4; i++) {
+    for (const leftOn of ['2023-06-01', '2024-02-15', '2024-05-01']) {
+      await batch('importStakeholders', '/v1/stakeholders/batch', `a seat's end (${leftOn})`, [{ external_id: `st-W-${i}`, kind: 'organization', name: 'Probe', category: 'community_organization', leadership_group: { left_on: leftOn } }])
+    }
+    await batch('importStakeholders', '/v1/stakeholders/batch', 'a person without a kind', [{ external_id: `st-W-${i}`, organization_id: null, title: 'Director' }])
+    await batch('importStakeholderRelationships', '/v1/stakeholder-relationships/batch', 'a tie naming stakeholders by external_id', [{ external_id: `rel-probe-${i}`, from_external_id: `st-W-${i}`, to_external_id: 'st-W-1', type: 'trust' }])
+  }
+  await batch('importStakeholderRelationships', '/v1/stakeholder-relationships/batch', 'a partial tie under a stored external_id', [{ external_id: 'rel-W-1', strength: 5 }])
+  await batch('importPrograms', '/v1/programs/batch', 'a partial program under a stored external_id', [{ external_id: 'prog-W-1', description: 'Open on weekends.' }])
+  await both({ op: 'createKpi', kind, oracle: 'a KPI code one world uses', method: 'POST', url: '/v1/kpis', headers: auth, body: { json: { code: 'incidents-w', name: { en: 'Reported incidents' }, unit: 'count', direction: 'decrease', period: 'month', method: 'manual' } } }, ctx)
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The oracles: the known ways to ask about what one may not read.
 
@@ -482,8 +509,11 @@ async function oracles (ctx: Ctx): Promise<void> {
         }
       }
     }
-    if (write('survey-responses:write')) {
-      const survey = fixtures.surveys[kind.city as 'W' | 'S']
+    // A key that cannot read, in the city whose records differ between the worlds under the external_ids it
+    // names: items that could not stand alone, and items valid alone that conflict with what one world stores.
+    if (kind.city === 'Q') await blindOracles(kind.name, auth(kind.name), ctx)
+    if (write('survey-responses:write') && (kind.city === 'W' || kind.city === 'S')) {
+      const survey = fixtures.surveys[kind.city]
       for (const form of [`form-${kind.city}-1`, `form-${kind.city}-2`]) {
         for (const side of ['L', 'R'] as const) {
           const answers = forms[side][form] ?? {}

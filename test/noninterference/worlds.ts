@@ -23,7 +23,7 @@ import { ensureTemplate, pgliteTemplatePath, pgTemplateName, testDatabaseUrl, wi
 
 export type Side = 'L' | 'R'
 
-export type CityName = 'W' | 'S' | 'P'
+export type CityName = 'W' | 'S' | 'P' | 'Q'
 
 export interface KeyKind {
   /** A name for the report: what the key is, and the city it works in. */
@@ -36,7 +36,9 @@ export interface KeyKind {
 /**
  * The keys under test. City W varies personal data, paper-form answers and the other city; city S varies
  * those and, besides, the incidents of other sources than ngo-a (which none of its keys may read); city P
- * varies the other city only, its personal data being the same in both worlds.
+ * varies the other city only, its personal data being the same in both worlds. City Q has a write-only key
+ * alone: it varies every record of the city, public fields and existence, under the external_ids the run
+ * sends (a key that cannot read is answered by what it sent alone).
  *
  * Published aggregates (incident counts, KPIs computed from them) are the city's, suppressed, whatever a
  * key's sources: what they count is the statistics layer's question, not this run's. So, for the
@@ -58,7 +60,8 @@ export const KEY_KINDS: KeyKind[] = [
   { name: 'shared', city: 'W', scopes: ['incidents:report', 'survey-responses:submit', 'surveys:read'], sources: ['resident-portal'] },
   // A key with a personal scope, in a city whose personal data is the same in both worlds: what differs for it
   // is the other city only (it has no sources, so other sources do not apply).
-  { name: 'personal-read', city: 'P', scopes: ['incidents:read', 'incidents:read_personal'] }
+  { name: 'personal-read', city: 'P', scopes: ['incidents:read', 'incidents:read_personal'] },
+  { name: 'write-only/Q', city: 'Q', scopes: ['stakeholders:write', 'surveys:write', 'survey-responses:write', 'incidents:write', 'plans:write', 'kpis:write'] }
 ]
 
 /** Keys of the oracles that need a key of their own, so that their one-sided requests disturb no other key. */
@@ -117,10 +120,11 @@ export interface Worlds {
 const SENTINEL = {
   personal: (side: Side, what: string) => `PII-${side}-${what}`,
   otherCity: (side: Side, what: string) => `XCITY-${side}-${what}`,
-  otherSource: (side: Side, what: string) => `SRCB-${side}-${what}`
+  otherSource: (side: Side, what: string) => `SRCB-${side}-${what}`,
+  blind: (side: Side, what: string) => `BLIND-${side}-${what}`
 }
 /** Looked for in every answer: none may reach a key without the personal scopes, nor a key of another city. */
-export const SENTINEL_PATTERNS = { personal: /PII-[LR]-[\w.-]*/gi, otherCity: /XCITY-[LR]-[\w.-]*/gi, otherSource: /SRCB-[LR]-[\w.-]*/gi }
+export const SENTINEL_PATTERNS = { personal: /PII-[LR]-[\w.-]*/gi, otherCity: /XCITY-[LR]-[\w.-]*/gi, otherSource: /SRCB-[LR]-[\w.-]*/gi, blind: /BLIND-[LR]-[\w.-]*/gi }
 
 interface Sender { app: FastifyInstance, counter: { n: number } }
 
@@ -407,8 +411,44 @@ async function populateWorld (world: World, fixtures: Fixtures, setupKeys: Recor
   const survey = await ok(s, b, 'POST', '/v1/surveys', { ...surveyBody(SENTINEL.otherCity(side, 'survey')), external_id: 'survey-W' })
   world.ownIds.add(survey.id)
   if (side === 'R') world.ownIds.add((await ok(s, b, 'POST', '/v1/programs', { external_id: 'prog-W-1', name: SENTINEL.otherCity(side, 'program') })).id)
+  await populateBlindCity(world, s, setupKeys.Q as string)
   world.otherCityIds = await cityIds(world.database.db, fixtures.cities.B)
   for (const id of world.otherCityIds) if (!fixtures.baseIds.has(id)) world.ownIds.add(id)
+}
+
+/**
+ * City Q, whose only key under test writes and cannot read: each world holds records of its own under the
+ * external_ids the run sends (those of city W), with other public fields, or none at all. World L has four
+ * stakeholders with seats in the leadership group, their ties, a program, five reports (one online, one with
+ * exact coordinates), a plan, a KPI and a survey; world R has two of the stakeholders with other seats and
+ * kinds, three of the reports with other days and places, and nothing else.
+ */
+async function populateBlindCity (world: World, s: Sender, key: string): Promise<void> {
+  const side = world.side
+  const own = (created: { id: string }): void => { world.ownIds.add(created.id) }
+  const stakeholders = side === 'L' ? 4 : 2
+  for (let i = 0; i < stakeholders; i++) {
+    const body = stakeholderBody(side === 'L' ? i : i + 1, `st-W-${i + 1}`)
+    own(await ok(s, key, 'POST', '/v1/stakeholders', { ...body, name: SENTINEL.blind(side, `stakeholder-${i + 1}`), leadership_group: { role: 'member', joined_on: side === 'L' ? `2024-0${i + 1}-10` : `2023-1${i}-20` } }))
+  }
+  if (side === 'L') {
+    own(await ok(s, key, 'POST', '/v1/stakeholder-relationships', { external_id: 'rel-W-1', from_external_id: 'st-W-1', to_external_id: 'st-W-2', type: 'trust', strength: 4, since: '2024-02-01' }))
+    own(await ok(s, key, 'POST', '/v1/programs', { external_id: 'prog-W-1', name: SENTINEL.blind(side, 'program'), service_types: ['victim_support'] }))
+    own(await ok(s, key, 'POST', '/v1/action-plans', { external_id: 'plan-W', title: SENTINEL.blind(side, 'plan'), period_start: '2025-01-01', period_end: '2027-12-31', currency: 'EUR' }))
+    own(await ok(s, key, 'POST', '/v1/kpis', { code: 'incidents-w', name: { en: SENTINEL.blind(side, 'kpi') }, unit: 'count', direction: 'decrease', period: 'month', method: 'manual' }))
+    own(await ok(s, key, 'POST', '/v1/surveys', { ...surveyBody(SENTINEL.blind(side, 'survey')), external_id: 'survey-W' }))
+  }
+  const reports = side === 'L' ? 5 : 3
+  for (let i = 0; i < reports; i++) {
+    const [latitude, longitude] = COORDINATES[side][i % 3] as [number, number]
+    const online = side === 'L' && i === 0
+    own(await ok(s, key, 'POST', '/v1/incidents', incidentBody('ngo-a', `inc-W-ngo-a-${i + 1}`, side === 'L' ? i : i + 1, {
+      summary: SENTINEL.blind(side, `summary-${i + 1}`),
+      occurred_on: side === 'L' ? `2024-0${1 + i}-0${1 + i}` : `2023-1${i}-1${i}`,
+      location: online ? { location_type: '58' } : { location_type: '57', neighborhood: side === 'L' ? 'Downtown' : 'South End', latitude, longitude },
+      ...(online ? { online: { is_online: true, platform: SENTINEL.blind(side, 'platform') } } : {})
+    })))
+  }
 }
 
 async function importAll (s: Sender, key: string, url: string, items: unknown[]): Promise<void> {
@@ -457,13 +497,14 @@ export async function buildWorlds (options: WorldOptions = {}): Promise<Worlds> 
     W: (await createCity(db, { slug: 'ni-city-w', name: 'Non-interference W', state: 'CT', population: 135000 })).id,
     S: (await createCity(db, { slug: 'ni-city-s', name: 'Non-interference S', state: 'CT', population: 135000 })).id,
     B: (await createCity(db, { slug: 'ni-city-b', name: 'Non-interference B', state: 'CT', population: 135000 })).id,
-    P: (await createCity(db, { slug: 'ni-city-p', name: 'Non-interference P', state: 'CT', population: 135000 })).id
+    P: (await createCity(db, { slug: 'ni-city-p', name: 'Non-interference P', state: 'CT', population: 135000 })).id,
+    Q: (await createCity(db, { slug: 'ni-city-q', name: 'Non-interference Q', state: 'CT', population: 135000 })).id
   }
   const keys: Fixtures['keys'] = {}
   for (const kind of KEY_KINDS) keys[kind.name] = await makeKey(db, cities[kind.city], `ni ${kind.name}`, kind.scopes, kind.sources ?? null)
   for (const [name, k] of Object.entries(ORACLE_KEYS)) keys[name] = await makeKey(db, cities[k.city], `ni ${name}`, k.scopes, k.sources ?? null)
   const setup: Record<string, { id: string, secret: string, city: string }> = {}
-  for (const city of ['W', 'S', 'B'] as const) setup[city] = await makeKey(db, cities[city], `ni setup ${city}`, ALL_SCOPES)
+  for (const city of ['W', 'S', 'B', 'Q'] as const) setup[city] = await makeKey(db, cities[city], `ni setup ${city}`, ALL_SCOPES)
   // Keys that a generated revoke may hit: the keys doing the work are not offered to it.
   const spare = [await makeKey(db, cities.W, 'ni spare W', ['kpis:read']), await makeKey(db, cities.S, 'ni spare S', ['kpis:read'])]
   const ids: Record<string, string[]> = { 'api-keys': spare.map((k) => k.id) }
@@ -527,7 +568,7 @@ export async function buildWorlds (options: WorldOptions = {}): Promise<Worlds> 
     worlds[side] = world
     cleanup.unshift(async () => { await app.close(); await stores[side].database.close().catch(() => {}) })
   }
-  const setupKeys = { W: setup.W?.secret as string, S: setup.S?.secret as string, B: setup.B?.secret as string }
+  const setupKeys = { W: setup.W?.secret as string, S: setup.S?.secret as string, B: setup.B?.secret as string, Q: setup.Q?.secret as string }
   debug('worlds copied')
   for (const side of ['L', 'R'] as const) await populateWorld(worlds[side], fixtures, setupKeys, worlds)
   debug('worlds populated')
