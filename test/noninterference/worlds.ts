@@ -6,6 +6,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import pg from 'pg'
 import { buildApp } from '../../src/app.js'
 import { openDatabase, openPglite, query, type Database, type Db } from '../../src/db/client.js'
+import { deriveKey } from '../../src/lib/crypto.js'
 import { SCOPE_NAMES, type Scope } from '../../src/lib/scopes.js'
 import { createApiKey } from '../../src/routes/v1/api-keys/repo.js'
 import { createCity } from '../../src/routes/v1/city/repo.js'
@@ -73,6 +74,8 @@ export const ORACLE_KEYS: Record<string, { city: CityName, scopes: Scope[], sour
 
 export interface Fixtures {
   cities: Record<CityName | 'B', string>
+  /** The key cursors are sealed with (both worlds share one encryption key), for the harness to read them. */
+  cursorKey: Buffer
   /** Secrets of the keys under test and of the oracles' keys, by name. */
   keys: Record<string, { id: string, secret: string, city: string }>
   /** Ids of everything built in the base, by kind ('incident', 'stakeholder', ...) and city. */
@@ -510,6 +513,7 @@ export async function buildWorlds (options: WorldOptions = {}): Promise<Worlds> 
   const ids: Record<string, string[]> = { 'api-keys': spare.map((k) => k.id) }
   const fixtures: Fixtures = {
     cities,
+    cursorKey: deriveKey(deriveKey(config.ENCRYPTION_KEY, 'cursor'), 'cursor-seal'),
     keys,
     ids,
     baseIds: new Set(),
