@@ -95,10 +95,11 @@ export interface Importable<B extends JsonObject, R extends StoredRecord, D, P> 
    */
   readScope?: string
   /**
-   * Fields that name other records by their external_id, and the scope that reads those records. A key without
-   * that scope may not send them: whether the item is refused would tell it whether such a record exists.
+   * Fields that name other records (by id or external_id), with the scope that reads those records. A key
+   * without that scope may not send them: whether the item is refused would tell it whether such a record
+   * exists, or what it is.
    */
-  names?: { scope: string, fields: readonly string[] }
+  names?: readonly Naming[]
   /** A refusal particular to the caller (a partner's key limited to its sources), or null. */
   refuse?: (caller: Caller, body: B) => FieldError | null
   /** The stored records under these bodies' keys, whole, in one query. */
@@ -220,7 +221,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
     const refusal = resource.refuse?.(caller, body)
     if (refusal != null) return reject([{ ...refusal, path: `/${part}${refusal.path}` }])
     const naming = namesWithout(caller, resource.names, body)
-    if (naming.length > 0) return reject(naming.map((field) => ({ path: `/${part}/${field}`, message: `names a record by its external_id, which needs ${resource.names?.scope ?? ''}: without it, the answer would tell whether that record exists` })))
+    if (naming.length > 0) return reject(naming.map((p) => ({ ...p, path: `/${part}${p.path}` })))
     const key = resource.keyOf(body)
     if (options.requireKey && key === null) return reject([{ path: `/${part}/external_id`, message: 'is required in a batch' }])
     if (key !== null) blind?.add(index)
@@ -365,22 +366,37 @@ function mergedForBlind<B extends JsonObject, D> (resource: Importable<B, any, D
   return { input: alone, prepared: resource.prepare(alone, request) }
 }
 
-/** The fields of a body that name other records and that the caller may not send (see Importable.names). */
-function namesWithout (caller: Caller, names: { scope: string, fields: readonly string[] } | undefined, body: JsonObject): string[] {
-  if (names === undefined || grants(caller.scopes, names.scope)) return []
-  return names.fields.filter((field) => body[field] !== undefined && body[field] !== null)
+/** Fields that name records of another kind, and the scope that reads them. */
+export interface Naming { scope: string, fields: readonly string[] }
+
+/**
+ * The fields of a body that name other records and that the caller may not send (see Importable.names), as
+ * problems, decided by the body and the key's scopes alone. An empty list (or null) names nothing.
+ */
+export function namesWithout (caller: Pick<Caller, 'scopes'>, names: readonly Naming[] | undefined, body: JsonObject): FieldError[] {
+  return (names ?? []).filter((n) => !grants(caller.scopes, n.scope)).flatMap((n) => n.fields
+    .filter((field) => body[field] !== undefined && body[field] !== null && !(Array.isArray(body[field]) && body[field].length === 0))
+    .map((field) => ({ path: `/${field}`, message: `names another record, which needs ${n.scope}: without it, the answer would tell whether that record exists, or what it is` })))
+}
+
+/** Refuses one object (a PATCH, a POST) that names records the key cannot read (see namesWithout): 403. */
+export function refuseNaming (caller: Pick<Caller, 'scopes'>, names: readonly Naming[], body: unknown): void {
+  const problems = namesWithout(caller, names, body as JsonObject)
+  if (problems.length > 0) throw new ProblemError('forbidden', 'The request names records of a kind this key cannot read.', { errors: problems.map((p) => ({ ...p, path: `/body${p.path}` })) })
 }
 
 /**
- * The outcomes a key that cannot read the resource is told: a keyed item that was written is `accepted`,
- * whether it created a record or merged into one, and no item carries the id of a record it met. An item
- * without a natural key always creates, and keeps its `created` and its id. Changes the items in place.
+ * The outcomes a key that cannot read the resource is told: a keyed item that was taken is `accepted`, whether
+ * it created a record, merged into one, or repeated what the same key sent last (then nothing is written: no
+ * new version), and no item carries the id of a record it met. `unchanged` would tell it whether anyone else
+ * wrote the record since. An item without a natural key always creates, and keeps its `created` and its id.
+ * Changes the items in place.
  */
 function blindOutcomes<T extends ImportResult<unknown> | ItemOutcome[]> (result: T, keyed: Set<number> | null): T {
   if (keyed === null) return result
   for (const item of Array.isArray(result) ? result : result.items) {
     if (item === undefined || !keyed.has(item.index)) continue
-    if (item.outcome === 'created' || item.outcome === 'updated') item.outcome = 'accepted'
+    if (item.outcome === 'created' || item.outcome === 'updated' || item.outcome === 'unchanged') item.outcome = 'accepted'
     item.id = null
   }
   return result

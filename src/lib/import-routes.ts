@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import Type, { type TSchema } from 'typebox'
 import { Compile } from 'typebox/compile'
 import type { Executor } from '../db/client.js'
-import { callerOf } from '../plugins/auth.js'
+import { callerOf, type Caller } from '../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../plugins/idempotency.js'
 import { actorOf } from './audit.js'
 import { BATCH_MAX, BatchQuery, CONCURRENT, importItems, summaryOf, type Importable, type ImportResult, type StoredRecord } from './batch.js'
@@ -37,6 +37,8 @@ export interface BatchRoute<B extends JsonObject, R extends StoredRecord, D, P> 
   summary: string
   description: string
   scope: string
+  /** Scopes needed besides `scope` (the survey's definition, which a paper form's answers are checked against). */
+  alsoNeeds?: string[]
   /** The item schema (registered with addSchema) and the answer's schema (BatchResult with its own $id). */
   item: TSchema
   result: TSchema
@@ -65,7 +67,7 @@ export function registerBatchRoute<B extends JsonObject, R extends StoredRecord,
         'bad items do not block good ones unless `atomic=true`. `dry_run=true` validates and writes nothing. Send `application/json` (an array) ' +
         'or `application/x-ndjson` (one item per line). ' + (route.reimport ?? 'An item sent again updates what is stored as a JSON Merge Patch: fields it omits keep ' +
         'their stored values, an explicit null clears one.'),
-      security: [{ bearer: [route.scope] }],
+      security: [{ bearer: [route.scope, ...route.alsoNeeds ?? []] }],
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
       ...(route.params !== undefined ? { params: route.params } : {}),
       querystring: BatchQuery,
@@ -97,6 +99,17 @@ export function registerBatchRoute<B extends JsonObject, R extends StoredRecord,
  * created, 200 when an import updated or found it unchanged, with its ETag. The answer is stored in the write's
  * transaction for Idempotency-Key replays.
  */
+/**
+ * A record sent with its natural key (an external_id unique in the city) may meet a stored one, and the answer
+ * (merged into it, or a 409) tells of it: a key that cannot read the resource is refused before anything is
+ * looked up, for what it holds.
+ */
+export function refuseKeyWithoutRead (caller: Pick<Caller, 'scopes'>, key: string | null | undefined, kind: string, readScope: string): void {
+  if (key == null || grants(caller.scopes, readScope)) return
+  throw new ProblemError('forbidden', `Sending an external_id meets any stored ${kind} under it, and the answer tells of it, which needs ${readScope}; ` +
+    'import through a batch operation, whose answer is an outcome, or send the object without it.')
+}
+
 export async function createOne<B extends JsonObject, R extends StoredRecord, D, P> (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply,
   resource: Importable<B, R, D, P>, options: {
     location: (id: string) => string
@@ -105,12 +118,8 @@ export async function createOne<B extends JsonObject, R extends StoredRecord, D,
     etag?: boolean
   }): Promise<FastifyReply> {
   const caller = callerOf(request)
-  // An object sent with its natural key may meet a stored record and be answered with it, merged: a key that
-  // cannot read the resource is refused before anything is looked up.
-  if (resource.readScope !== undefined && resource.keyOf(request.body as B) !== null && !grants(caller.scopes, resource.readScope)) {
-    throw new ProblemError('forbidden', `Sending an external_id updates a stored ${resource.kind} and answers it, which needs ${resource.readScope}; ` +
-      'import through the batch operation, whose answer is an outcome, or send the object without it.')
-  }
+  // An object sent with its natural key may meet a stored record and be answered with it, merged.
+  if (resource.readScope !== undefined) refuseKeyWithoutRead(caller, resource.keyOf(request.body as B), resource.kind, resource.readScope)
   const answer = async (db: Executor, result: ImportResult<R>): Promise<string> => {
     const item = result.items[0]
     if (item?.id == null) throw new ProblemError('conflict', `The ${resource.kind} was being written concurrently; send it again.`, { retryable: true })

@@ -18,7 +18,9 @@ export class CursorCodec {
 
   encode (cityId: string, list: string, position: unknown[]): string {
     // The same position gives the same cursor: a feed that is up to date answers the cursor it was asked with.
-    const plain = JSON.stringify(position)
+    // Padded to a multiple of 64 bytes, so that its length does not tell how long the position is.
+    const json = JSON.stringify(position)
+    const plain = json.padEnd(Math.ceil((json.length + 1) / 64) * 64)
     return seal(this.#sealKey, Buffer.from(plain), `${cityId}\n${list}`, hmac(this.#key, `${cityId}\n${list}\n${plain}`).subarray(0, 12)).toString('base64url')
   }
 

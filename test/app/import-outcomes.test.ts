@@ -1,4 +1,6 @@
 import t from 'tap'
+import { sql } from 'drizzle-orm'
+import { query } from '../../src/db/client.js'
 import { bearer, build } from '../helper.js'
 import { makeCity, makeKey } from '../factories.js'
 import { auditActions, personalReport, postBatch } from '../routes/v1/incidents/fixtures.js'
@@ -9,6 +11,9 @@ import { createOpenSurvey, postResponseBatch, response, survey, uniqueId } from 
 
 const { app, database } = await build(t)
 const db = database.db
+
+const versionOf = async (cityId: string, externalId: string): Promise<number | undefined> =>
+  (await query<{ version: number }>(db, sql`SELECT version FROM incidents WHERE city_id = ${cityId} AND external_id = ${externalId}`))[0]?.version
 
 const withoutMarker = ({ marker: _marker, ...rest }: Record<string, unknown>): Record<string, unknown> => rest
 const outcomes = (res: { json: () => any }): unknown[] => res.json().items.map((i: { outcome: string, problems: unknown[] }) => ({ outcome: i.outcome, problems: i.problems }))
@@ -35,7 +40,9 @@ t.test('a partner\'s nightly re-import stays unchanged, and another key\'s re-se
   const other = await makeKey(db, city.id, ['incidents:write'], { sources: ['ngo-a'] })
   const sent = withoutMarker(personalReport())
   await postBatch(app, partner.key, [sent])
-  for (let night = 0; night < 2; night++) t.equal((await postBatch(app, partner.key, [sent])).json().items[0].outcome, 'unchanged')
+  const version = await versionOf(city.id, sent.external_id as string)
+  for (let night = 0; night < 2; night++) t.equal((await postBatch(app, partner.key, [sent])).json().items[0].outcome, 'accepted', 'a key that cannot read is told accepted')
+  t.equal(await versionOf(city.id, sent.external_id as string), version, 'and its nightly re-run writes nothing: no new version')
   t.equal((await postBatch(app, other.key, [sent])).json().items[0].outcome, 'accepted', 'another key learns nothing: its re-send is written as a change')
   t.equal((await postBatch(app, partner.key, [sent])).json().items[0].outcome, 'accepted', 'so the partner\'s next run writes its own version again')
 })
@@ -57,8 +64,8 @@ t.test('a stakeholder re-sent by a key without the contact scope is answered the
 t.test('a paper form re-sent by another key is answered the same whatever its answers, and its form id is that key\'s own', async (t) => {
   const city = await makeCity(db)
   const coordinator = await makeKey(db, city.id, ['surveys:write', 'surveys:read', 'survey-responses:write'])
-  const clerk = await makeKey(db, city.id, ['survey-responses:write'])
-  const other = await makeKey(db, city.id, ['survey-responses:write'])
+  const clerk = await makeKey(db, city.id, ['survey-responses:write', 'surveys:read'])
+  const other = await makeKey(db, city.id, ['survey-responses:write', 'surveys:read'])
   const open = await createOpenSurvey(app, coordinator.key, survey())
   const form: Record<string, any> = { ...response(), external_id: uniqueId('form'), filled_on: '2024-03-01' }
   t.equal((await postResponseBatch(app, clerk.key, open.id, [form])).json().items[0].outcome, 'created')
@@ -103,7 +110,9 @@ t.test('a rotated key carries its comparisons over: the partner\'s re-import und
   t.equal(rotated.json().id, partner.id, 'the same key')
   t.same(rotated.json().scopes, ['incidents:write'])
   t.not(rotated.json().key, partner.key, 'with a new secret')
-  t.equal((await postBatch(app, rotated.json().key, [sent])).json().items[0].outcome, 'unchanged', 'its own re-import is still unchanged')
+  const version = await versionOf(city.id, sent.external_id as string)
+  t.equal((await postBatch(app, rotated.json().key, [sent])).json().items[0].outcome, 'accepted')
+  t.equal(await versionOf(city.id, sent.external_id as string), version, 'its own re-import under the new secret still writes nothing')
   t.equal((await postBatch(app, partner.key, [sent])).statusCode, 401, 'the old secret no longer works')
   const events = await app.inject({ method: 'GET', url: `/v1/audit-events?object_id=${partner.id}`, headers: bearer(admin.key) })
   t.ok(events.json().data.some((e: { action: string }) => e.action === 'api_key.rotated'), 'the rotation is audited')
@@ -125,5 +134,20 @@ t.test('a key that cannot read incidents is told the same whether its keyed item
     t.equal(met.json().items[0].id, null, 'no id of the record it met')
   }
   t.equal((await postBatch(app, importer.key, [fresh])).json().items[0].outcome, 'accepted', 'written, and told accepted')
-  t.equal((await postBatch(app, importer.key, [fresh])).json().items[0].outcome, 'unchanged', 'its own re-run is unchanged')
+  const version = await versionOf(city.id, fresh.external_id)
+  t.equal((await postBatch(app, importer.key, [fresh])).json().items[0].outcome, 'accepted', 'its own re-run is accepted too')
+  t.equal(await versionOf(city.id, fresh.external_id), version, 'and writes nothing')
+})
+
+t.test('a key that cannot read is answered alike whether another key wrote its record since', async (t) => {
+  const city = await makeCity(db)
+  const importer = await makeKey(db, city.id, ['incidents:write'])
+  const other = await makeKey(db, city.id, ['incidents:write', 'incidents:read'])
+  const sent = withoutMarker(personalReport())
+  await postBatch(app, importer.key, [sent])
+  const before = await postBatch(app, importer.key, [sent], '?dry_run=true')
+  t.equal((await postBatch(app, other.key, [{ ...sent, summary: 'Corrected by the city' }])).json().items[0].outcome, 'updated')
+  const after = await postBatch(app, importer.key, [sent], '?dry_run=true')
+  t.same(outcomes(after), outcomes(before), 'the other key\'s write does not show')
+  t.same(after.json().summary, before.json().summary)
 })

@@ -14,7 +14,7 @@ async function keys (): Promise<Record<'portal' | 'partner' | 'caseWorker' | 'wr
   const city = await makeCity(db)
   return {
     cityId: city.id,
-    portal: (await makeKey(db, city.id, ['incidents:report', 'survey-responses:submit'], { sources: ['resident-portal'] })).key,
+    portal: (await makeKey(db, city.id, ['incidents:report', 'survey-responses:submit', 'surveys:read'], { sources: ['resident-portal'] })).key,
     partner: (await makeKey(db, city.id, ['incidents:write', 'incidents:read'], { sources: ['resident-portal', 'ngo-a'] })).key,
     caseWorker: (await makeKey(db, city.id, ['incidents:read', 'incidents:case'])).key,
     writeOnly: (await makeKey(db, city.id, ['incidents:write'])).key,

@@ -82,3 +82,79 @@ t.test('a stakeholder or program that incidents may refer to is deleted only by 
   }
   t.equal((await remove(cityAdmin.key, 'programs', untouched.program.id)).statusCode, 204)
 })
+
+t.test('plans: a progress note answers the whole action, so it needs plans:read', async (t) => {
+  const city = await makeCity(db)
+  const planner = await makeKey(db, city.id, ['plans:write', 'plans:read'])
+  const writer = await makeKey(db, city.id, ['plans:write'])
+  const plan = await app.inject({ method: 'POST', url: '/v1/action-plans', headers: bearer(planner.key), payload: { title: 'Prevention plan', period_start: '2027-01-01', period_end: '2027-12-31', currency: 'USD' } })
+  const goal = await app.inject({ method: 'POST', url: `/v1/action-plans/${plan.json().id as string}/goals`, headers: bearer(planner.key), payload: { title: 'Safer streets' } })
+  const objective = await app.inject({ method: 'POST', url: `/v1/goals/${goal.json().id as string}/objectives`, headers: bearer(planner.key), payload: { title: 'Fewer incidents' } })
+  const action = await app.inject({ method: 'POST', url: `/v1/objectives/${objective.json().id as string}/actions`, headers: bearer(planner.key), payload: { title: 'Train staff', budget: { amount: 999900 } } })
+  t.equal(action.statusCode, 201, action.body)
+  const note = await app.inject({ method: 'POST', url: `/v1/actions/${action.json().id as string}/updates`, headers: bearer(writer.key), payload: { status: 'on_track' } })
+  t.equal(note.statusCode, 403, 'a key that cannot read the plan is not answered with an action')
+  t.notMatch(note.body, /999900|Train staff/)
+})
+
+t.test('a POST with an external_id unique in the city needs the read scope: meetings and surveys', async (t) => {
+  const city = await makeCity(db)
+  const steward = await makeKey(db, city.id, ['stakeholders:write', 'stakeholders:read', 'surveys:write', 'surveys:read'])
+  const writer = await makeKey(db, city.id, ['stakeholders:write', 'surveys:write'])
+  const meeting = (externalId: string): Record<string, unknown> => ({ external_id: externalId, held_on: '2024-05-01', title: 'Leadership group', kind: 'leadership_group' })
+  t.equal((await app.inject({ method: 'POST', url: '/v1/meetings', headers: bearer(steward.key), payload: meeting('m-1') })).statusCode, 201)
+  const taken = await app.inject({ method: 'POST', url: '/v1/meetings', headers: bearer(writer.key), payload: meeting('m-1') })
+  const fresh = await app.inject({ method: 'POST', url: '/v1/meetings', headers: bearer(writer.key), payload: meeting('m-2') })
+  t.equal(taken.statusCode, 403)
+  t.same(problem(taken), problem(fresh), 'a meeting\'s external_id is refused alike, used or not')
+  const named = await app.inject({ method: 'POST', url: '/v1/meetings', headers: bearer(writer.key), payload: { held_on: '2024-05-01', title: 'Workshop', kind: 'workshop', attendee_ids: [(await makeStakeholder(db, city.id)).id] } })
+  t.equal(named.statusCode, 403, 'nor may it name attendees it cannot read')
+  t.equal((await app.inject({ method: 'POST', url: '/v1/surveys', headers: bearer(steward.key), payload: survey({ external_id: 's-1' }) })).statusCode, 201)
+  const surveyTaken = await app.inject({ method: 'POST', url: '/v1/surveys', headers: bearer(writer.key), payload: survey({ external_id: 's-1' }) })
+  const surveyFresh = await app.inject({ method: 'POST', url: '/v1/surveys', headers: bearer(writer.key), payload: survey({ external_id: 's-2' }) })
+  t.equal(surveyTaken.statusCode, 403)
+  t.same(problem(surveyTaken), problem(surveyFresh), 'a survey\'s external_id too')
+})
+
+t.test('survey responses are checked against the definition, so entering them needs surveys:read', async (t) => {
+  const city = await makeCity(db)
+  const coordinator = await makeKey(db, city.id, ['surveys:write', 'surveys:read'])
+  const clerk = await makeKey(db, city.id, ['survey-responses:write'])
+  const open = await createOpenSurvey(app, coordinator.key)
+  const probe = [{ external_id: 'p-1', filled_on: '2024-05-02', language: 'en', answers: { unknown_question: 1, neighbourhood: 'nowhere' } }]
+  const res = await app.inject({ method: 'POST', url: `/v1/surveys/${open.id as string}/responses/batch?dry_run=true`, headers: bearer(clerk.key), payload: probe })
+  t.equal(res.statusCode, 403)
+  t.notMatch(res.body, /neighbourhood|downtown|not a question/, 'no question or option named')
+  t.equal((await postResponse(app, clerk.key, open.id, { ...response(), external_id: 'p-2', filled_on: '2024-05-02' })).statusCode, 403)
+})
+
+t.test('an administrator\'s key limited to sources cannot change the city\'s settings, suppression among them', async (t) => {
+  const city = await makeCity(db)
+  const partnerAdmin = await makeKey(db, city.id, ['admin'], { sources: ['ngo-a'] })
+  const cityAdmin = await makeKey(db, city.id, ['admin'])
+  const patch = async (key: string): Promise<Res> => await app.inject({ method: 'PATCH', url: '/v1/city', headers: { ...bearer(key), 'if-match': '*' }, payload: { small_cell_threshold: 3 } })
+  t.equal((await patch(partnerAdmin.key)).statusCode, 403)
+  t.equal((await app.inject({ method: 'GET', url: '/v1/city', headers: bearer(cityAdmin.key) })).json().small_cell_threshold, 10, 'unchanged')
+  t.equal((await patch(cityAdmin.key)).statusCode, 200, 'the city\'s administrator can')
+})
+
+t.test('a write-only key may not name other records by id: a person and an organisation are refused alike', async (t) => {
+  const city = await makeCity(db)
+  const writer = await makeKey(db, city.id, ['stakeholders:write'])
+  const person = await makeStakeholder(db, city.id, { kind: 'person', name: 'A person' })
+  const organisation = await makeStakeholder(db, city.id, { kind: 'organization', name: 'An organisation' })
+  const send = async (id: string): Promise<unknown> => {
+    const res = await app.inject({ method: 'POST', url: '/v1/stakeholders/batch?dry_run=true', headers: bearer(writer.key), payload: [{ external_id: 'member-1', kind: 'person', name: 'Member', category: 'community_organization', organization_id: id }] as never })
+    return res.json().items.map((i: { outcome: string, problems: unknown[] }) => [i.outcome, i.problems])
+  }
+  const [asPerson, asOrganisation] = [await send(person.id), await send(organisation.id)]
+  t.same(asPerson, asOrganisation)
+  t.match(asPerson, [['rejected', [{ message: /needs stakeholders:read/ }]]])
+})
+
+t.test('a change feed\'s cursor is as long whatever transaction number it holds', async (t) => {
+  const city = await makeCity(db)
+  const id = '01a25296-20ef-77b3-a269-6af6f67ed733'
+  const lengths = [[1, id], [123_456, id], [123_456_789_012, id]].map((p) => app.cursors.encode(city.id, 'incidents:updated_asc', p).length)
+  t.same(new Set(lengths).size, 1, `one length: ${lengths.join(', ')}`)
+})

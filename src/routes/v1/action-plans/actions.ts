@@ -10,7 +10,8 @@ import { AUTHENTICATED, IdParams, mergePatchBody, NoContent, Page, problemRespon
 import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
-import { ACTION } from './imports.js'
+import { refuseNaming } from '../../../lib/batch.js'
+import { ACTION, ACTION_NAMES } from './imports.js'
 import { toAction, toActionDetail, toActionInput } from './present.js'
 import { actionReferenceProblems, deleteNode, getAction, getObjective, listActions, recordProgress, replaceAction, timelineOf, type ActionWithPlan } from './repo.js'
 import { prepareAction } from './rules.js'
@@ -79,6 +80,7 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const caller = callerOf(request)
     const { cityId } = caller
+    refuseNaming(caller, ACTION_NAMES, request.body)
     const updated = await updateVersioned<ActionWithPlan>(app.db, request, reply, {
       what: ACTION,
       objectType: ACTION,
@@ -132,7 +134,7 @@ const actionsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Appends a note (day, status, progress, text) to the action\'s timeline and sets the action\'s status and progress: ' +
         'the action gets a new version and ETag. `If-Match` is optional here: with it, a stale ETag is a 412. Answers the action with ' +
         'its timeline.',
-      security: [{ bearer: [WRITE] }],
+      security: [{ bearer: [WRITE, READ] }],
       params: IdParams,
       headers: Type.Object({
         'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read; optional.' })),

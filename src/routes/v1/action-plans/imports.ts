@@ -1,4 +1,4 @@
-import type { Importable } from '../../../lib/batch.js'
+import type { Importable, Naming } from '../../../lib/batch.js'
 import { toActionInput, toGoalInput, toObjectiveInput, toPlanInput } from './present.js'
 import {
   ACTION_WRITES, actionReferenceProblems, findActions, findGoals, findObjectives, findPlans, GOAL_WRITES, OBJECTIVE_WRITES, PLAN_WRITES,
@@ -6,6 +6,12 @@ import {
 } from './repo.js'
 import { prepareAction, prepareGoal, prepareObjective, preparePlan, type ActionDraft, type GoalDraft, type ObjectiveDraft, type PlanDraft } from './rules.js'
 import { ActionItemSchema, GoalItemSchema, ObjectiveItemSchema, PlanInputSchema, type ActionItem, type GoalItem, type ObjectiveItem, type PlanInput } from './schema.js'
+
+/** What an action names of other kinds: owners, partners and programs (stakeholders:read reads them), KPIs. */
+export const ACTION_NAMES: readonly Naming[] = [
+  { scope: 'stakeholders:read', fields: ['owner_id', 'partner_ids', 'owner_external_id', 'partner_external_ids', 'program_ids'] },
+  { scope: 'kpis:read', fields: ['kpi_ids'] }
+]
 
 /** The audit's object types, and the prefixes of their actions. */
 export const PLAN = 'action_plan'
@@ -75,7 +81,7 @@ export function actionImports (planId: string, currency: string, objectiveId?: s
     kind: ACTION,
     schema: ActionItemSchema,
     ...keyed,
-    names: { scope: 'stakeholders:read', fields: ['owner_external_id', 'partner_external_ids'] },
+    names: ACTION_NAMES,
     find: async (db, cityId, bodies) => await findActions(db, cityId, planId, bodies.map((b) => b.external_id as string)),
     toInput: (row) => toActionInput(row),
     prepare: (input) => prepareAction(planId, currency, objectiveId, input),

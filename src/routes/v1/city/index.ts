@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { etagOf } from '../../../lib/etag.js'
-import { invalidField, notFound } from '../../../lib/problems.js'
+import { invalidField, notFound, ProblemError } from '../../../lib/problems.js'
 import { AUTHENTICATED, mergePatchBody, problemResponses, ref, withEtag } from '../../../lib/schemas.js'
 import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
@@ -33,14 +33,16 @@ const city: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'updateCity',
       tags: ['city'],
       summary: 'Change the caller\'s city',
-      description: 'Changes name, population, timezone, languages or the small-cell threshold. Requires `If-Match` with the ETag of the last read.',
+      description: 'Changes name, population, timezone, languages or the small-cell threshold. Requires `If-Match` with the ETag of the last read. ' +
+        'The city\'s settings shape every published figure, other sources\' reports included: an administrator\'s key limited to sources cannot change them (403).',
       security: [{ bearer: ['admin'] }],
       headers: Type.Object({ 'if-match': Type.Optional(Type.String({ maxLength: 200, description: 'ETag of the last read. Required.' })) }),
       body: mergePatchBody(CityPatchSchema),
       response: { 200: withEtag(CityRef), ...problemResponses(...AUTHENTICATED, 412, 428) }
     }
   }, async (request, reply) => {
-    const { cityId } = callerOf(request)
+    const { cityId, sources } = callerOf(request)
+    if (sources !== null) throw new ProblemError('forbidden', 'The city\'s settings (the small-cell threshold among them) shape every source\'s published figures; a key limited to sources cannot change them.')
     const patch = request.body
     if (patch.timezone !== undefined && !isTimezone(patch.timezone)) throw invalidField('/body/timezone', 'is not an IANA timezone')
     const row = await updateVersioned(app.db, request, reply, {

@@ -23,11 +23,12 @@ export async function nextCaseState (db: Executor, caller: Caller, row: Incident
   }
   const resolution = ['verified', 'unfounded', 'duplicate'].includes(status) ? status : row.resolution
   const duplicateOf = resolution === 'duplicate' ? patch.duplicate_of ?? row.duplicateOf : null
+  // Only one the change names is looked up, as the caller may see it, and first: the stored one may be another
+  // source's, which a partner's key cannot see, and naming it again is answered as naming any report it cannot see.
+  if (patch.duplicate_of !== undefined && await getIncident(db, caller.cityId, patch.duplicate_of, caller.sources) === undefined) throw invalidField('/body/duplicate_of', 'is not an incident of this city')
   if (status === 'duplicate') {
     if (duplicateOf === null) throw invalidField('/body/duplicate_of', 'is required when status is duplicate')
     if (duplicateOf === row.id) throw invalidField('/body/duplicate_of', 'must name another incident')
-    // Only a newly named one is looked up: the stored one may be another source's, which a partner's key cannot see.
-    if (duplicateOf !== row.duplicateOf && await getIncident(db, caller.cityId, duplicateOf, caller.sources) === undefined) throw invalidField('/body/duplicate_of', 'is not an incident of this city')
   } else if (patch.duplicate_of !== undefined && patch.duplicate_of !== row.duplicateOf) {
     throw invalidField('/body/duplicate_of', 'is only for status duplicate')
   }

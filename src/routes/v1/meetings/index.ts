@@ -14,6 +14,8 @@ import { updateVersioned } from '../../../lib/update.js'
 import { callerOf } from '../../../plugins/auth.js'
 import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
 import { toInput, toMeeting } from './present.js'
+import { refuseNaming } from '../../../lib/batch.js'
+import { refuseKeyWithoutRead } from '../../../lib/import-routes.js'
 import { deleteMeeting, getMeeting, insertMeeting, listMeetings, meetingIdByExternalId, replaceAttendees, unknownStakeholders, updateMeeting, type MeetingPosition, type MeetingRow } from './repo.js'
 import { dayProblem, prepareMeeting } from './rules.js'
 import { MeetingInputSchema, MeetingListQuery, MeetingPatchSchema, MeetingSchema, type MeetingInput } from './schema.js'
@@ -46,15 +48,18 @@ const meetingsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: [TAG],
       summary: 'Record a meeting and who came',
       description: 'Every attendee must be a stakeholder of the city; those that are not are a 422 naming each. An `external_id` already ' +
-        'used by another meeting of the city is a 409 naming that meeting: change it with PATCH.',
+        'used by another meeting of the city is a 409 naming that meeting: change it with PATCH. Sending an `external_id` needs stakeholders:read.',
       security: [{ bearer: ['stakeholders:write'] }],
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
       body: ref(MeetingInputSchema),
       response: { 201: withEtag(MeetingRef), ...problemResponses(...AUTHENTICATED, 409, 413, 415, 422) }
     }
   }, async (request, reply) => {
-    const { cityId, keyId } = callerOf(request)
+    const caller = callerOf(request)
+    const { cityId, keyId } = caller
     const body = request.body as MeetingInput
+    refuseKeyWithoutRead(caller, body.external_id, KIND, 'stakeholders:read')
+    refuseNaming(caller, [{ scope: 'stakeholders:read', fields: ['attendee_ids'] }], body)
     const prepared = prepareMeeting(body)
     if (prepared.draft === null) throw invalid(inBody(prepared.problems), 'The meeting is not valid; errors lists each failing path.')
     const draft = prepared.draft

@@ -15,6 +15,7 @@ export function programImports (): Importable<ProgramInput, ProgramRow, ProgramD
   return {
     kind: KIND,
     readScope: 'stakeholders:read',
+    names: [{ scope: 'stakeholders:read', fields: ['provider_id'] }],
     schema: ProgramInputSchema,
     keyOf: (body) => body.external_id ?? null,
     keyOfRow: (row) => row.externalId ?? '',

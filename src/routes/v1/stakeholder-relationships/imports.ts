@@ -16,7 +16,7 @@ export function relationshipImports (): Importable<RelationshipInput, Relationsh
   return {
     kind: KIND,
     readScope: 'stakeholders:read',
-    names: { scope: 'stakeholders:read', fields: ['from_external_id', 'to_external_id'] },
+    names: [{ scope: 'stakeholders:read', fields: ['from_id', 'to_id', 'from_external_id', 'to_external_id'] }],
     schema: RelationshipInputSchema,
     keyOf: (body) => body.external_id ?? null,
     keyOfRow: (row) => row.externalId ?? '',

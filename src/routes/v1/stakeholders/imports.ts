@@ -10,6 +10,7 @@ export function stakeholderImports (contact: PersonalData<Contact>): Importable<
   return {
     kind: 'stakeholder',
     readScope: 'stakeholders:read',
+    names: [{ scope: 'stakeholders:read', fields: ['organization_id'] }],
     schema: StakeholderInputSchema,
     keyOf: (body) => body.external_id ?? null,
     keyOfRow: (row) => row.externalId ?? '',

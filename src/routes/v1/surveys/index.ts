@@ -5,7 +5,7 @@ import { BatchResult, contentHashOf } from '../../../lib/batch.js'
 import { today } from '../../../lib/dates.js'
 import { etagOf } from '../../../lib/etag.js'
 import { newId } from '../../../lib/ids.js'
-import { createOne, registerBatchRoute } from '../../../lib/import-routes.js'
+import { createOne, refuseKeyWithoutRead, registerBatchRoute } from '../../../lib/import-routes.js'
 import { applyMergePatch, type JsonObject } from '../../../lib/merge-patch.js'
 import { pageOf, uuidPosition } from '../../../lib/pagination.js'
 import { notFound, ProblemError, type FieldError } from '../../../lib/problems.js'
@@ -73,7 +73,8 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['surveys'],
       summary: 'Start a community survey (a draft)',
       description: 'A needs and vulnerabilities assessment asking residents about the landscape of hate and their prevention priorities. ' +
-        'Every text is translated into each of `languages`; a gap is a 422 listing each one. Open it with PATCH {"status": "open"}.',
+        'Every text is translated into each of `languages`; a gap is a 422 listing each one. Open it with PATCH {"status": "open"}. ' +
+        'An `external_id` is unique in the city (409), so sending one needs surveys:read.',
       security: [{ bearer: ['surveys:write'] }],
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
       body: ref(SurveyInputSchema),
@@ -82,6 +83,7 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const caller = callerOf(request)
     const body = request.body as SurveyInput
+    refuseKeyWithoutRead(caller, body.external_id, 'survey', 'surveys:read')
     const prepared = prepareSurvey(body)
     if (prepared.draft === null) throw incomplete(prepared.problems)
     const row = await create(request, caller.cityId, prepared.draft, contentHashOf(body, hashKey, caller.keyId))
@@ -214,8 +216,9 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
         'the question does not offer, a number out of range, a required question left unanswered are each listed in one 422. Only while ' +
         'the survey is open and within opens_at and closes_at (409 otherwise). Free-text answers and contact details are sealed; the answer ' +
         'never repeats them. A resident portal\'s shared key submits with `survey-responses:submit`: no external_id, every response a new one, ' +
-        'the answer a receipt. An external_id (a paper form typed in by staff) needs `survey-responses:write`, and is that key\'s own.',
-      security: [{ bearer: ['survey-responses:submit'] }, { bearer: ['survey-responses:write'] }],
+        'the answer a receipt. An external_id (a paper form typed in by staff) needs `survey-responses:write`, and is that key\'s own. ' +
+        'Answers are checked against the survey\'s questions, and a refusal names them, so either scope goes with surveys:read.',
+      security: [{ bearer: ['survey-responses:submit', 'surveys:read'] }, { bearer: ['survey-responses:write', 'surveys:read'] }],
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
       params: IdParams,
       body: ref(ResponseInputSchema),
@@ -260,6 +263,7 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
     reimport: 'A form sent again is unchanged, so a re-run changes nothing; a form id already recorded with other answers is refused ' +
       '(a response is never changed: delete it first).',
     scope: 'survey-responses:write',
+    alsoNeeds: ['surveys:read'],
     item: ResponseInputSchema,
     result: SurveyResponseBatchResult
   })

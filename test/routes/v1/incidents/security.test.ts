@@ -159,6 +159,13 @@ t.test('a source-limited key never sees the id of another source\'s incident its
   t.equal(changed.statusCode, 200, changed.body)
   t.equal(changed.json().duplicate_of, null, 'answered after its own change')
   t.equal((await getIncident(app, city.key, own.id)).json().duplicate_of, hidden.id, 'and its change kept the mark it could not see')
+
+  const other = await createIncident(app, city.key, report({ source: 'ngo-b' }))
+  const [right, wrong] = [await patch(ngoA.key, { duplicate_of: hidden.id }), await patch(ngoA.key, { duplicate_of: other.id })]
+  const { instance: _i1, request_id: _r1, ...rightBody } = right.json()
+  const { instance: _i2, request_id: _r2, ...wrongBody } = wrong.json()
+  t.same([right.statusCode, rightBody], [wrong.statusCode, wrongBody], 'naming the hidden mark again is answered as naming any report it cannot see')
+  t.equal(right.statusCode, 400)
 })
 
 t.test('a cursor issued to another city is a 400, as is a tampered one', async (t) => {
