@@ -207,6 +207,8 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
   }
   const hashKey = app.subkey(`${resource.kind}-content`)
   const result: ImportResult<R> = { items: [], written: [], answered: false }
+  // Items refused for what the key may not name: one object refused for it alone is a 403.
+  const forbidden = new Set<number>()
   const valid: Array<Valid<B>> = []
   const seen = new Map<string, number>()
   const now = new Date()
@@ -221,7 +223,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
     const refusal = resource.refuse?.(caller, body)
     if (refusal != null) return reject([{ ...refusal, path: `/${part}${refusal.path}` }])
     const naming = namesWithout(caller, resource.names, body)
-    if (naming.length > 0) return reject(naming.map((p) => ({ ...p, path: `/${part}${p.path}` })))
+    if (naming.length > 0) { forbidden.add(index); return reject(naming.map((p) => ({ ...p, path: `/${part}${p.path}` }))) }
     const key = resource.keyOf(body)
     if (options.requireKey && key === null) return reject([{ path: `/${part}/external_id`, message: 'is required in a batch' }])
     if (key !== null) blind?.add(index)
@@ -233,6 +235,8 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
     valid.push({ index, body, key, contentHash: contentHashOf(body, hashKey, caller.keyId) })
   })
 
+  // With atomic=true, items refused before anything is looked up refuse the request here when no item is left.
+  if (valid.length === 0) refuseIfAtomic(result, raw.length, options, new Set(), forbidden)
   const byIndex = new Map(valid.map((v) => [v.index, v]))
   // Items refused for what they refer to (not for their own shape) are 422 when one object is refused as a whole.
   const unreferenced = new Set<number>()
@@ -309,7 +313,7 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
       })
       rows.splice(0, rows.length, ...rows.filter((r) => result.items[r.index]?.outcome !== 'rejected'))
     }
-    refuseIfAtomic(result, raw.length, options, unreferenced)
+    refuseIfAtomic(result, raw.length, options, unreferenced, forbidden)
     if (options.dryRun || rows.length === 0) return blindOutcomes(result, blind)
 
     const entries = rows.map((r) => ({
@@ -380,9 +384,10 @@ export function namesWithout (caller: Pick<Caller, 'scopes'>, names: readonly Na
 }
 
 /** Refuses one object (a PATCH, a POST) that names records the key cannot read (see namesWithout): 403. */
-export function refuseNaming (caller: Pick<Caller, 'scopes'>, names: readonly Naming[], body: unknown): void {
+export function refuseNaming (caller: Pick<Caller, 'scopes'>, names: readonly Naming[], body: unknown, at = '/body'): void {
+  if (body === null || typeof body !== 'object') return
   const problems = namesWithout(caller, names, body as JsonObject)
-  if (problems.length > 0) throw new ProblemError('forbidden', 'The request names records of a kind this key cannot read.', { errors: problems.map((p) => ({ ...p, path: `/body${p.path}` })) })
+  if (problems.length > 0) throw new ProblemError('forbidden', 'The request names records of a kind this key cannot read.', { errors: problems.map((p) => ({ ...p, path: `${at}${p.path}` })) })
 }
 
 /**
@@ -406,9 +411,12 @@ function blindOutcomes<T extends ImportResult<unknown> | ItemOutcome[]> (result:
  * With atomic=true, one rejected item refuses the whole request before anything is written: a batch with 422;
  * one object with 400, or 422 when all it breaks is what it refers to (another city's or a missing record).
  */
-function refuseIfAtomic (result: ImportResult<unknown>, total: number, options: ImportOptions, unreferenced: Set<number>): void {
+function refuseIfAtomic (result: ImportResult<unknown>, total: number, options: ImportOptions, unreferenced: Set<number>, forbidden: Set<number>): void {
   const rejected = result.items.filter((item) => item?.outcome === 'rejected')
   if (!options.atomic || rejected.length === 0) return
+  if (options.rejectedAs !== 'unprocessable' && rejected.every((item) => forbidden.has(item.index))) {
+    throw new ProblemError('forbidden', 'The request names records of a kind this key cannot read.', { errors: rejected.flatMap((item) => item.problems).slice(0, 100) })
+  }
   if (options.rejectedAs === 'unprocessable') {
     throw new ProblemError('unprocessable', `${rejected.length} of ${total} items are invalid; with atomic=true nothing was written.`, { errors: rejected.flatMap((item) => item.problems).slice(0, 100) })
   }

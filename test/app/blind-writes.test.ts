@@ -81,7 +81,10 @@ t.test('a key without stakeholders:read may not name stakeholders by external_id
     payload: [{ external_id: uniqueId('tie'), from_external_id: e, to_external_id: e, type: 'collaboration' }] as never
   }), existing)
   t.same(tie, tieFresh, 'a tie naming a stored stakeholder is answered as one naming none')
-  t.match((tie as any).items[0].problems[0].message, /needs stakeholders:read/)
+  t.equal((tie as any).status, 403, 'the directory\'s imports read what they meet: refused for the key\'s scopes')
+  const named = await app.inject({ method: 'POST', url: '/v1/stakeholder-relationships', headers: bearer(writer.key), payload: { from_external_id: existing, to_external_id: existing, type: 'collaboration' } })
+  t.equal(named.statusCode, 403, 'one tie, sent alone, too')
+  t.match(named.json().errors[0], { path: '/body/from_external_id', message: /needs stakeholders:read/ })
 })
 
 t.test('a plan\'s tree import answers what is stored, so it needs plans:read', async (t) => {

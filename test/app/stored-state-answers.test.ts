@@ -55,7 +55,7 @@ t.test('KPIs: defining one and recording a value answer what is stored, so they 
 
 t.test('a stakeholder or program that incidents may refer to is deleted only by a key that sees every incident', async (t) => {
   const city = await makeCity(db)
-  const caseWorker = await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])
+  const caseWorker = await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case', 'stakeholders:read'])
   const steward = await makeKey(db, city.id, ['stakeholders:write', 'stakeholders:read', 'plans:read'])
   const partnerAdmin = await makeKey(db, city.id, ['admin'], { sources: ['ngo-a'] })
   const cityAdmin = await makeKey(db, city.id, ['admin'])
@@ -143,13 +143,13 @@ t.test('a write-only key may not name other records by id: a person and an organ
   const writer = await makeKey(db, city.id, ['stakeholders:write'])
   const person = await makeStakeholder(db, city.id, { kind: 'person', name: 'A person' })
   const organisation = await makeStakeholder(db, city.id, { kind: 'organization', name: 'An organisation' })
-  const send = async (id: string): Promise<unknown> => {
-    const res = await app.inject({ method: 'POST', url: '/v1/stakeholders/batch?dry_run=true', headers: bearer(writer.key), payload: [{ external_id: 'member-1', kind: 'person', name: 'Member', category: 'community_organization', organization_id: id }] as never })
-    return res.json().items.map((i: { outcome: string, problems: unknown[] }) => [i.outcome, i.problems])
-  }
-  const [asPerson, asOrganisation] = [await send(person.id), await send(organisation.id)]
+  const send = async (url: string, body: unknown): Promise<unknown> => problem(await app.inject({ method: 'POST', url, headers: bearer(writer.key), payload: body as never }))
+  const member = (id: string): Record<string, unknown> => ({ kind: 'person', name: 'Member', category: 'community_organization', organization_id: id })
+  const [asPerson, asOrganisation] = [await send('/v1/stakeholders', member(person.id)), await send('/v1/stakeholders', member(organisation.id))]
   t.same(asPerson, asOrganisation)
-  t.match(asPerson, [['rejected', [{ message: /needs stakeholders:read/ }]]])
+  t.match(asPerson, { status: 403, errors: [{ path: '/body/organization_id', message: /needs stakeholders:read/ }] })
+  const batch = await send('/v1/stakeholders/batch?dry_run=true', [{ external_id: 'member-1', ...member(person.id) }])
+  t.match(batch, { status: 403 }, 'the directory\'s batch reads what it meets: refused for the key\'s scopes')
 })
 
 t.test('a change feed\'s cursor is as long whatever transaction number it holds', async (t) => {
@@ -157,4 +157,43 @@ t.test('a change feed\'s cursor is as long whatever transaction number it holds'
   const id = '01a25296-20ef-77b3-a269-6af6f67ed733'
   const lengths = [[1, id], [123_456, id], [123_456_789_012, id]].map((p) => app.cursors.encode(city.id, 'incidents:updated_asc', p).length)
   t.same(new Set(lengths).size, 1, `one length: ${lengths.join(', ')}`)
+})
+
+t.test('a KPI names a survey or a plan only with the scope that reads it', async (t) => {
+  const city = await makeCity(db)
+  const coordinator = await makeKey(db, city.id, ['surveys:write', 'surveys:read'])
+  const analyst = await makeKey(db, city.id, ['kpis:write', 'kpis:read'])
+  const surveyId = (await createOpenSurvey(app, coordinator.key)).id as string
+  const share = (id: string): Record<string, unknown> => kpi({ unit: 'percent', direction: 'increase', metric: 'survey_option_share', parameters: { survey_id: id, question_code: 'neighbourhood', option_code: 'downtown' } })
+  const [stored, missing] = [
+    await app.inject({ method: 'POST', url: '/v1/kpis', headers: bearer(analyst.key), payload: share(surveyId) }),
+    await app.inject({ method: 'POST', url: '/v1/kpis', headers: bearer(analyst.key), payload: share('01a252b5-018f-72b9-b713-000000000000') })
+  ]
+  t.equal(stored.statusCode, 403)
+  t.same(problem(stored), problem(missing), 'a survey it cannot read is refused as one that does not exist')
+})
+
+t.test('a referral names a program or a stakeholder, so it needs stakeholders:read', async (t) => {
+  const city = await makeCity(db)
+  const caseWorker = await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])
+  const incident = await createIncident(app, caseWorker.key, report())
+  const refer = async (id: string): Promise<Res> => await patchIncident(app, caseWorker.key, incident.id, await etagOf(app, caseWorker.key, incident.id), { referrals: [{ kind: 'program', id, referred_on: '2024-03-05' }] })
+  const [stored, missing] = [await refer((await makeProgram(db, city.id)).id), await refer('01a252b5-018f-72b9-b713-000000000000')]
+  t.equal(stored.statusCode, 403)
+  t.same(problem(stored), problem(missing))
+})
+
+t.test('goals, objectives and actions are added under a plan only by a key that reads it, and naming is a 403, never a retry', async (t) => {
+  const city = await makeCity(db)
+  const planner = await makeKey(db, city.id, ['plans:write', 'plans:read'])
+  const writer = await makeKey(db, city.id, ['plans:write'])
+  const plan = await app.inject({ method: 'POST', url: '/v1/action-plans', headers: bearer(planner.key), payload: { title: 'Prevention plan', period_start: '2027-01-01', period_end: '2027-12-31', currency: 'USD' } })
+  const goal = await app.inject({ method: 'POST', url: `/v1/action-plans/${plan.json().id as string}/goals`, headers: bearer(writer.key), payload: { title: 'Safer streets' } })
+  t.equal(goal.statusCode, 403, 'a goal under a plan it cannot read')
+  const planned = await app.inject({ method: 'POST', url: `/v1/action-plans/${plan.json().id as string}/goals`, headers: bearer(planner.key), payload: { title: 'Safer streets' } })
+  const objective = await app.inject({ method: 'POST', url: `/v1/goals/${planned.json().id as string}/objectives`, headers: bearer(planner.key), payload: { title: 'Fewer incidents' } })
+  const owned = await app.inject({ method: 'POST', url: `/v1/objectives/${objective.json().id as string}/actions`, headers: bearer(planner.key), payload: { title: 'Train staff', owner_id: (await makeStakeholder(db, city.id)).id } })
+  t.equal(owned.statusCode, 403, 'an owner it cannot read is refused for its scopes')
+  t.not(owned.json().retryable, true)
+  t.match(owned.json().errors, [{ path: '/body/owner_id', message: /needs stakeholders:read/ }])
 })

@@ -63,7 +63,7 @@ const goalsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: [TAG],
       summary: 'Add a key objective under a goal',
       description: 'With `external_id` (unique in the plan), sending the same objective again updates it (200), and places it under this goal.',
-      security: [{ bearer: [WRITE] }],
+      security: [{ bearer: [WRITE, READ] }],
       params: IdParams,
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
       body: ref(ObjectiveInputSchema),

@@ -70,7 +70,7 @@ const objectivesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Owner and partners must be stakeholders of the city and programs programs of its directory; budget and funding lines ' +
         'are in the plan\'s currency (omitted: the plan\'s). A 422 names each item that is not. With `external_id` (unique in the plan), ' +
         'sending the same action again updates it (200).',
-      security: [{ bearer: [WRITE] }],
+      security: [{ bearer: [WRITE, READ] }],
       params: IdParams,
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
       body: ref(ActionInputSchema),

@@ -148,7 +148,7 @@ const plansRoutes: FastifyPluginAsyncTypebox = async (app) => {
       tags: [TAG],
       summary: 'Add a goal to a plan',
       description: 'With `external_id` (unique in the plan), sending the same goal again updates it (200).',
-      security: [{ bearer: [WRITE] }],
+      security: [{ bearer: [WRITE, READ] }],
       params: IdParams,
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
       body: ref(GoalInputSchema),

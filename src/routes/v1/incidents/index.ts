@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
 import { incidents } from '../../../db/schema/index.js'
-import { BatchResult } from '../../../lib/batch.js'
+import { BatchResult, refuseNaming, type Naming } from '../../../lib/batch.js'
 import { BATCH_BODY_LIMIT, registerBatchRoute } from '../../../lib/import-routes.js'
 import { FEED_START, feedPageOf, feedPosition, pageOf, textPosition } from '../../../lib/pagination.js'
 import { PersonalData } from '../../../lib/personal-data.js'
@@ -22,6 +22,8 @@ import { nextCaseState, refuseErasedPersonalData, refuseUngrantedChanges } from 
 /** The answer of POST /v1/incidents/batch. */
 const IncidentBatchResult = BatchResult('IncidentBatchResult')
 const LIST = 'incidents'
+const REFERRAL_NAMES: readonly Naming[] = [{ scope: 'stakeholders:read', fields: ['referrals'] }]
+
 const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema(IncidentSchema)
   app.addSchema(IncidentInputSchema)
@@ -127,6 +129,8 @@ const incidentsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const caller = callerOf(request)
     const patch = request.body
     refuseUngrantedChanges(caller.scopes, patch)
+    // A referral names a program or a stakeholder: whether it is one of the city's is stakeholders:read's to tell.
+    refuseNaming(caller, REFERRAL_NAMES, patch)
     const updated = await updateVersioned<IncidentRow>(app.db, request, reply, {
       what: 'incident',
       objectType: 'incident',

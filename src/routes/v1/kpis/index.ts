@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { refuseNaming, type Naming } from '../../../lib/batch.js'
 import Type from 'typebox'
 import type { Executor } from '../../../db/client.js'
 import { actorOf, recordAudit } from '../../../lib/audit.js'
@@ -40,6 +41,9 @@ async function refuseUnknownRecords (db: Executor, cityId: string, draft: KpiDra
   throw new ProblemError('unprocessable', 'The KPI names records this city does not have; errors lists each one.', { errors: inBody(problems) })
 }
 
+/** What a KPI's parameters name, and the scope that reads it: a key without it may not name one. */
+const KPI_NAMES: readonly Naming[] = [{ scope: 'surveys:read', fields: ['survey_id'] }, { scope: 'plans:read', fields: ['plan_id'] }]
+
 const codeTaken = (holder: string | undefined): ProblemError => new ProblemError('conflict', 'Another KPI of this city has this code.', {
   errors: [{ path: '/body/code', message: `is already used by KPI ${holder ?? ''}`.trim() }]
 })
@@ -64,7 +68,9 @@ const kpisRoutes: FastifyPluginAsyncTypebox = async (app) => {
       response: { 201: withEtag(KpiRef), ...problemResponses(...AUTHENTICATED, 409, 413, 415, 422) }
     }
   }, async (request, reply) => {
-    const { cityId } = callerOf(request)
+    const caller = callerOf(request)
+    const { cityId } = caller
+    refuseNaming(caller, KPI_NAMES, (request.body as KpiInput).parameters, '/body/parameters')
     const prepared = prepareKpi(request.body as KpiInput)
     if (prepared.draft === null) throw invalid(inBody(prepared.problems), 'The KPI is not valid; errors lists each failing path.')
     const draft = prepared.draft
@@ -174,6 +180,7 @@ const kpisRoutes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { cityId } = callerOf(request)
     const patch = request.body
+    refuseNaming(callerOf(request), KPI_NAMES, patch.parameters, '/body/parameters')
     const updated = await updateVersioned<KpiRow>(app.db, request, reply, {
       what: KIND,
       objectType: KIND,

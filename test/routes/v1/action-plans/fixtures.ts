@@ -3,7 +3,8 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { query, type Db } from '../../../../src/db/client.js'
 import { bearer } from '../../../helper.js'
 
-export const WRITER = ['plans:write', 'plans:read'] as const
+/** A planner's key: plans, and the stakeholders, programs and KPIs its actions name. */
+export const WRITER = ['plans:write', 'plans:read', 'stakeholders:read', 'kpis:read'] as const
 
 type Body = Record<string, unknown>
 

@@ -9,7 +9,7 @@ const db = database.db
 
 t.test('an action names the KPIs it contributes to: KPIs of its own city only, and a KPI an action names cannot be deleted', async (t) => {
   const city = await makeCityWithKey(db, [...WRITER, 'kpis:write', 'kpis:read'])
-  const other = await makeCityWithKey(db, ['kpis:write'])
+  const other = await makeCityWithKey(db, ['kpis:write', 'kpis:read'])
   const indicator = await createKpi(app, city.key)
   const foreign = await createKpi(app, other.key)
   const plan = await createPlan(app, city.key)

@@ -15,7 +15,7 @@ async function keys (): Promise<{ cityId: string, partner: string, city: string,
   return {
     cityId: city.id,
     partner: (await makeKey(db, city.id, ['incidents:write', 'incidents:read'], { sources: ['ngo-a'] })).key,
-    city: (await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case'])).key,
+    city: (await makeKey(db, city.id, ['incidents:write', 'incidents:read', 'incidents:case', 'stakeholders:read'])).key,
     personal: (await makeKey(db, city.id, ['incidents:read', 'incidents:read_personal'])).key
   }
 }

@@ -7,7 +7,7 @@ import { auditActions, createIncident, etagOf, getIncident, patchIncident, perso
 
 const { app, database } = await build(t)
 const db = database.db
-const WRITER = ['incidents:write', 'incidents:read', 'incidents:case'] as const
+const WRITER = ['incidents:write', 'incidents:read', 'incidents:case', 'stakeholders:read'] as const
 
 /** Moves an incident to `status` (with extra fields), asserting 200 and the new status; returns the answer. */
 async function move (t: Test, application: FastifyInstance, key: string, id: string, status: string, extra: Record<string, unknown> = {}): Promise<Record<string, any>> {
