@@ -8,7 +8,7 @@ const db = database.db
 
 /** A city whose threshold of 1 hides nothing, so that the metrics' own arithmetic is what the tests see. */
 async function openCity (population: number | null = 200000) {
-  const city = await makeCityWithKey(db, ['kpis:write', 'kpis:read'])
+  const city = await makeCityWithKey(db, ['kpis:write', 'kpis:read', 'surveys:read', 'plans:read'])
   await setCity(db, city.id, { threshold: 1, population })
   return city
 }
@@ -186,7 +186,7 @@ t.test('survey metrics count respondents by the day they filled the form in; sma
   t.match(m.get('2025-Q2'), { value: 2.6667, numerator: 32, denominator: 12 })
 
   await setCity(db, city.id, { threshold: 5 })
-  const guarded = await makeCityWithKey(db, ['kpis:write', 'kpis:read'])
+  const guarded = await makeCityWithKey(db, ['kpis:write', 'kpis:read', 'surveys:read', 'plans:read'])
   const other = await surveyWith(db, guarded.id, responses)
   const guardedMean = await createKpi(app, guarded.key, kpi({ metric: 'survey_question_mean', unit: 'score', direction: 'increase', parameters: { survey_id: other, question_code: 'trust_police' } }))
   const g = await values(guarded.key, guardedMean.id, 'from=2025-04&to=2025-05')

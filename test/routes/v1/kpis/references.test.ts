@@ -26,7 +26,7 @@ const parameterOf = (metric: keyof typeof naming): 'survey_id' | 'plan_id' => me
 
 /** A city with a survey and a plan of its own. */
 async function cityWithRecords () {
-  const city = await makeCityWithKey(db, ['kpis:write', 'kpis:read'])
+  const city = await makeCityWithKey(db, ['kpis:write', 'kpis:read', 'surveys:read', 'plans:read'])
   const surveyId = await surveyWith(db, city.id, [])
   const { planId } = await planOf(db, city.id)
   return { ...city, records: { survey_id: surveyId, plan_id: planId } }
