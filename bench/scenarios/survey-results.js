@@ -59,6 +59,9 @@ async function seedSurvey (client, cityId, responses) {
     INSERT INTO survey_responses (city_id, survey_id, id, external_id, language, channel, filled_on, content_hash)
     SELECT $1::uuid, $2::uuid, gen_random_uuid(), 'bench-form-' || g, 'en', 'paper', date '2026-01-01' + (g % 300), md5(g::text) || md5(g::text || 'f')
     FROM generate_series(1, $3::int) AS g`, [cityId, survey.id, responses])
+  // The answers' foreign-key checks are planned from these statistics: left at "empty", each of millions of
+  // checks would scan every response.
+  await client.query('ANALYZE survey_responses')
   const single = qs.filter((q) => q.type !== 'multiple_choice' && q.type !== 'text')
   // One answer per response and question (5 % skipped, never the required breakdown); options and points
   // skewed, and two neighbourhoods of about 5 and 30 respondents, so that cells are suppressed by neighbourhood.
