@@ -13,8 +13,8 @@
 // BENCH_INGEST_WARMUP (8) batches and a CHECKPOINT. Both cities are reset to what was seeded (the bench's
 // rows deleted, the table vacuumed, a checkpoint) before the scenario and after it, so the list sees them seeded.
 //
-// Checks: every item of every batch must come back 'created', and the city must have grown by exactly the
-// rows sent.
+// Checks: every item of every batch must come back 'accepted' (the NGO's key writes and cannot read, so a new
+// report is answered as every keyed item it sends), and the city must have grown by exactly the rows sent.
 //
 // Round trips: this module also names the incident writes whose SQL round trips the bench counts: one report
 // (POST /v1/incidents with an Idempotency-Key), one batch, and a PATCH with If-Match.
@@ -190,7 +190,7 @@ async function expect (status, pending) {
   return { headers: res.headers, body: JSON.parse(text) }
 }
 
-/** Sends one batch to Cohesion; anything but every item 'created' invalidates the measurement. */
+/** Sends one batch to Cohesion; anything but every item 'accepted' invalidates the measurement. */
 function batchSender (server, writeKey, label) {
   const url = `${server.url}/v1/incidents/batch`
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${writeKey}` }
@@ -199,9 +199,9 @@ function batchSender (server, writeKey, label) {
     const text = await res.text()
     if (res.status !== 200) throw new InvalidMeasurement(`${label}: batch ${i} answered ${res.status}: ${text.slice(0, 500)}`)
     const result = JSON.parse(text)
-    const bad = result.items.filter((item) => item.outcome !== 'created')
-    if (result.items.length !== rows || bad.length > 0 || result.summary.created !== rows) {
-      throw new InvalidMeasurement(`${label}: batch ${i}: ${result.summary.created} of ${rows} created; first other outcome: ${JSON.stringify(bad[0] ?? result.summary)}`)
+    const bad = result.items.filter((item) => item.outcome !== 'accepted')
+    if (result.items.length !== rows || bad.length > 0 || result.summary.accepted !== rows) {
+      throw new InvalidMeasurement(`${label}: batch ${i}: ${result.summary.accepted} of ${rows} accepted; first other outcome: ${JSON.stringify(bad[0] ?? result.summary)}`)
     }
   }
 }
