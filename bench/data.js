@@ -297,11 +297,15 @@ async function seedIncidents (client, cities, { rows, seed: seedValue = 11 }) {
   }
 }
 
-/** The keys the incident scenarios use, in the chosen city: an unlimited writer (NGO import) and a reader. */
+/**
+ * The keys the incident scenarios use, in the chosen city: an unlimited writer (NGO import), a reader, and the
+ * coordinator's key that corrects reports (a PATCH needs the read scope besides the write one).
+ */
 async function incidentKeys (db, cityId) {
   const { key: writeKey } = await createApiKey(db, cityId, { name: 'NGO import key', scopes: ['incidents:write'] })
   const { key: readKey } = await createApiKey(db, cityId, { name: 'Incident reader key', scopes: ['incidents:read'] })
-  return { writeKey, readKey }
+  const { key: editKey } = await createApiKey(db, cityId, { name: 'Coordinator key', scopes: ['incidents:write', 'incidents:read'] })
+  return { writeKey, readKey, editKey }
 }
 
 // ---------------------------------------------------------------------------------------------------------

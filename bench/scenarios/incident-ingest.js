@@ -122,7 +122,7 @@ export default {
       async setup (server, ctx) {
         const res = await expect(201, fetch(`${server.url}/v1/incidents`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${ctx.fixtures.writeKey}` },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${ctx.fixtures.editKey}` },
           body: JSON.stringify(portalReports(1, 23)[0])
         }))
         return { id: res.body.id, etag: res.headers.get('etag') }
@@ -130,7 +130,7 @@ export default {
       async send (server, ctx, state, i) {
         const res = await expect(200, fetch(`${server.url}/v1/incidents/${state.id}`, {
           method: 'PATCH',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${ctx.fixtures.writeKey}`, 'if-match': state.etag },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${ctx.fixtures.editKey}`, 'if-match': state.etag },
           body: JSON.stringify({ summary: `Reviewed by the coordinator, pass ${i}.` })
         }))
         state.etag = res.headers.get('etag')
