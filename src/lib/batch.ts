@@ -92,6 +92,7 @@ export interface Importable<B extends JsonObject, R extends StoredRecord, D, P> 
    * The scope that reads what an item may meet under its natural key (records other keys wrote). A key without
    * it is told `accepted` for a keyed item that was written, created or merged alike, and no id: what it learns
    * depends only on what it sent. Without one, a natural key only ever meets the sending key's own records.
+   * A resource with `references` is never imported blind: its batch route needs this scope too (import-routes).
    */
   readScope?: string
   /**
@@ -260,27 +261,12 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
         reject([{ path: `/${part}`, message: resource.fixed }])
         continue
       }
-      const alone = applyMergePatch({} as B, item.body)
-      // A key that cannot read what it meets is judged first on what it sent alone, as if nothing were stored.
-      const unseen = blind?.has(item.index) === true
-      let input = alone
-      let storedInput: B | undefined
-      let prepared = found === undefined || unseen ? resource.prepare(alone, request) : null
-      if (found !== undefined && prepared?.draft !== null) {
-        const opened = resource.personal === undefined ? null : resource.personal.data.open(found as SealedRecord)
-        if (opened === 'unreadable' && !unseen) {
-          reject([{ path: `/${part}`, message: `the stored personal data of this ${resource.kind} fails its integrity check; erase it before importing it again` }])
-          continue
-        }
-        storedInput = resource.toInput(found, opened === 'unreadable' ? null : opened)
-        if (unseen) {
-          ({ input, prepared } = mergedForBlind(resource, storedInput, item.body, alone, request))
-        } else {
-          input = (resource.merge ?? applyMergePatch)(storedInput, item.body)
-          prepared = resource.prepare(input, request)
-        }
+      const judged = judge(resource, found, item.body, blind?.has(item.index) === true, request)
+      if (judged === 'unreadable') {
+        reject([{ path: `/${part}`, message: `the stored personal data of this ${resource.kind} fails its integrity check; erase it before importing it again` }])
+        continue
       }
-      if (prepared === null) continue
+      const { input, storedInput, prepared } = judged
       if (prepared.draft === null) {
         reject(prepared.problems.map((p) => ({ ...p, path: `/${part}${p.path}` })))
         continue
@@ -352,22 +338,39 @@ export async function importItems<B extends JsonObject, R extends StoredRecord, 
 type Prepared<D> = ReturnType<Importable<JsonObject, StoredRecord, D, unknown>['prepare']>
 
 /**
- * An item of a key that cannot read the record it meets, valid on its own, merged into that record. Where the
- * merge breaks a rule because of a stored field the item did not send, what the item sent wins: those stored
- * fields give way, and in the end the item as sent does. Refusing it would answer by what is stored.
+ * An item as the resource's rules judge it: alone when nothing is stored under its key, else merged into the
+ * stored record ('unreadable' when that record's personal data fails its integrity check). An item of a key
+ * that cannot read the record it meets (`unseen`) is judged first on what it sent alone, as if nothing were
+ * stored; valid alone, it is merged, and where the merge breaks a rule because of a stored field the item did
+ * not send, what the item sent wins: those stored fields give way, and in the end the item as sent does.
+ * Refusing it, or a record it cannot read failing its integrity check, would answer by what is stored.
  */
-function mergedForBlind<B extends JsonObject, D> (resource: Importable<B, any, D, any>, stored: B, body: B, alone: B, request: ImportRequest): { input: B, prepared: Prepared<D> } {
+function judge<B extends JsonObject, R extends StoredRecord, D, P> (resource: Importable<B, R, D, P>, found: R | undefined, body: B, unseen: boolean,
+  request: ImportRequest): { input: B, storedInput?: B, prepared: Prepared<D> } | 'unreadable' {
+  const alone = applyMergePatch({} as B, body)
+  if (found === undefined) return { input: alone, prepared: resource.prepare(alone, request) }
+  if (unseen) {
+    const judged = resource.prepare(alone, request)
+    if (judged.draft === null) return { input: alone, prepared: judged }
+  }
+  const opened = resource.personal === undefined ? null : resource.personal.data.open(found as SealedRecord)
+  if (opened === 'unreadable' && !unseen) return 'unreadable'
+  const storedInput = resource.toInput(found, opened === 'unreadable' ? null : opened)
   const merge = resource.merge ?? applyMergePatch
-  let base = stored
+  if (!unseen) {
+    const input = merge(storedInput, body)
+    return { input, storedInput, prepared: resource.prepare(input, request) }
+  }
+  let base = storedInput
   for (let attempt = 0; attempt < 3; attempt++) {
     const input = merge(base, body)
     const prepared = resource.prepare(input, request)
-    if (prepared.draft !== null) return { input, prepared }
+    if (prepared.draft !== null) return { input, storedInput, prepared }
     const giving = new Set(prepared.problems.map((p) => p.path.split('/')[1] ?? '').filter((field) => field !== '' && field in base && !(field in body)))
     if (giving.size === 0) break
     base = Object.fromEntries(Object.entries(base).filter(([field]) => !giving.has(field))) as B
   }
-  return { input: alone, prepared: resource.prepare(alone, request) }
+  return { input: alone, storedInput, prepared: resource.prepare(alone, request) }
 }
 
 /** Fields that name records of another kind, and the scope that reads them. */
@@ -383,11 +386,14 @@ export function namesWithout (caller: Pick<Caller, 'scopes'>, names: readonly Na
     .map((field) => ({ path: `/${field}`, message: `names another record, which needs ${n.scope}: without it, the answer would tell whether that record exists, or what it is` })))
 }
 
+/** The 403 of one object refused for what it names (a PATCH, a POST, an import of one object). */
+const namingRefused = (errors: FieldError[]): ProblemError => new ProblemError('forbidden', 'The request names records of a kind this key cannot read.', { errors })
+
 /** Refuses one object (a PATCH, a POST) that names records the key cannot read (see namesWithout): 403. */
 export function refuseNaming (caller: Pick<Caller, 'scopes'>, names: readonly Naming[], body: unknown, at = '/body'): void {
   if (body === null || typeof body !== 'object') return
   const problems = namesWithout(caller, names, body as JsonObject)
-  if (problems.length > 0) throw new ProblemError('forbidden', 'The request names records of a kind this key cannot read.', { errors: problems.map((p) => ({ ...p, path: `${at}${p.path}` })) })
+  if (problems.length > 0) throw namingRefused(problems.map((p) => ({ ...p, path: `${at}${p.path}` })))
 }
 
 /**
@@ -415,7 +421,7 @@ function refuseIfAtomic (result: ImportResult<unknown>, total: number, options: 
   const rejected = result.items.filter((item) => item?.outcome === 'rejected')
   if (!options.atomic || rejected.length === 0) return
   if (options.rejectedAs !== 'unprocessable' && rejected.every((item) => forbidden.has(item.index))) {
-    throw new ProblemError('forbidden', 'The request names records of a kind this key cannot read.', { errors: rejected.flatMap((item) => item.problems).slice(0, 100) })
+    throw namingRefused(rejected.flatMap((item) => item.problems).slice(0, 100))
   }
   if (options.rejectedAs === 'unprocessable') {
     throw new ProblemError('unprocessable', `${rejected.length} of ${total} items are invalid; with atomic=true nothing was written.`, { errors: rejected.flatMap((item) => item.problems).slice(0, 100) })
