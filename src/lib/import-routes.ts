@@ -45,6 +45,15 @@ export interface BatchRoute<B extends JsonObject, R extends StoredRecord, D, P> 
 }
 
 /**
+ * The read scope a resource's batch needs besides its write scope: an import that checks what its items refer to
+ * (a member's organisation, a tie's ends) merges into what it meets and answers by it, so it is never blind.
+ * A resource without such checks (reports) is imported blind by a key without it (see Importable.readScope).
+ */
+const readsWhatItMeets = (resource: { readScope?: string, references?: unknown } | ((request: never) => unknown)): string[] =>
+  // A resource made per request (a survey's responses) is not known here; its route names what it needs (alsoNeeds).
+  typeof resource !== 'function' && resource.readScope !== undefined && resource.references !== undefined ? [resource.readScope] : []
+
+/**
  * Registers `POST <prefix>/batch` for a resource: JSON arrays or NDJSON of up to 1,000 items, `dry_run`,
  * `atomic`, per-item outcomes, and the answer stored with the write for Idempotency-Key replays. A resource
  * hands over its Importable and its words; the route is the same for every resource.
@@ -67,7 +76,7 @@ export function registerBatchRoute<B extends JsonObject, R extends StoredRecord,
         'bad items do not block good ones unless `atomic=true`. `dry_run=true` validates and writes nothing. Send `application/json` (an array) ' +
         'or `application/x-ndjson` (one item per line). ' + (route.reimport ?? 'An item sent again updates what is stored as a JSON Merge Patch: fields it omits keep ' +
         'their stored values, an explicit null clears one.'),
-      security: [{ bearer: [route.scope, ...route.alsoNeeds ?? []] }],
+      security: [{ bearer: [route.scope, ...readsWhatItMeets(route.resource), ...route.alsoNeeds ?? []] }],
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String(IdempotencyKeyHeader)) }),
       ...(route.params !== undefined ? { params: route.params } : {}),
       querystring: BatchQuery,
@@ -95,11 +104,6 @@ export function registerBatchRoute<B extends JsonObject, R extends StoredRecord,
 }
 
 /**
- * Creates (or, with a natural key, imports) one object from a POST body and answers it: 201 and Location when
- * created, 200 when an import updated or found it unchanged, with its ETag. The answer is stored in the write's
- * transaction for Idempotency-Key replays.
- */
-/**
  * A record sent with its natural key (an external_id unique in the city) may meet a stored one, and the answer
  * (merged into it, or a 409) tells of it: a key that cannot read the resource is refused before anything is
  * looked up, for what it holds.
@@ -110,6 +114,11 @@ export function refuseKeyWithoutRead (caller: Pick<Caller, 'scopes'>, key: strin
     'import through a batch operation, whose answer is an outcome, or send the object without it.')
 }
 
+/**
+ * Creates (or, with a natural key, imports) one object from a POST body and answers it: 201 and Location when
+ * created, 200 when an import updated or found it unchanged, with its ETag. The answer is stored in the write's
+ * transaction for Idempotency-Key replays.
+ */
 export async function createOne<B extends JsonObject, R extends StoredRecord, D, P> (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply,
   resource: Importable<B, R, D, P>, options: {
     location: (id: string) => string

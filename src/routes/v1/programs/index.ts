@@ -60,8 +60,6 @@ const programsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     description: 'Upserts on external_id: running the same import twice creates nothing new. An item whose provider is not a stakeholder of ' +
       'the city is rejected, with its path.',
     scope: 'stakeholders:write',
-    // An import into the directory answers by what it meets (a member's organisation, a tie's ends): it reads.
-    alsoNeeds: ['stakeholders:read'],
     item: ProgramInputSchema,
     result: ProgramBatchResult
   })

@@ -62,8 +62,6 @@ const relationshipsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     description: 'Upserts on external_id: running the same import twice creates nothing new. A spreadsheet names the ends by the stakeholders\' ' +
       'external_id (`from_external_id`, `to_external_id`); an end that names no stakeholder of the city rejects that item, with its path.',
     scope: 'stakeholders:write',
-    // An import into the directory answers by what it meets (a member's organisation, a tie's ends): it reads.
-    alsoNeeds: ['stakeholders:read'],
     item: RelationshipInputSchema,
     result: RelationshipBatchResult
   })

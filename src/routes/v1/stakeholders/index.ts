@@ -62,8 +62,6 @@ const stakeholdersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     summary: 'Import up to 1,000 stakeholders (JSON array or NDJSON)',
     description: 'Upserts on external_id, as cities start from spreadsheets: running the same import twice adds nothing.',
     scope: 'stakeholders:write',
-    // An import into the directory answers by what it meets (a member's organisation, a tie's ends): it reads.
-    alsoNeeds: ['stakeholders:read'],
     item: StakeholderInputSchema,
     result: StakeholderBatchResult
   })
