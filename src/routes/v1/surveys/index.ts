@@ -18,7 +18,7 @@ import { IdempotencyKeyHeader } from '../../../plugins/idempotency.js'
 import { responseImports } from './imports.js'
 import { toLocalizedSurvey, toReceipt, toResponse, toSurvey, toSurveyInput } from './present.js'
 import {
-  deleteResponse, deleteSurvey, getResponse, getSurvey, insertSurvey, listResponses, listSurveys, loadSurvey, openResponse, replaceSurvey,
+  deleteResponse, deleteSurvey, KEEP_SURVEY, getResponse, getSurvey, insertSurvey, listResponses, listSurveys, loadSurvey, openResponse, replaceSurvey,
   RESPONSES_SCOPE, responseVault, SURVEY_REFERENCES, type SurveyRow
 } from './repo.js'
 import { acceptingResponses, checkTransition, freezeProblems, prepareResponse, prepareSurvey, type SurveyDraft, type SurveyStatus } from './rules.js'
@@ -180,7 +180,7 @@ const surveysRoutes: FastifyPluginAsyncTypebox = async (app) => {
     scope: 'surveys:write',
     readScope: 'surveys:read',
     references: SURVEY_REFERENCES,
-    instead: 'Close and archive it with PATCH {"status": ...} instead.',
+    instead: KEEP_SURVEY,
     remove: deleteSurvey
   })
 

@@ -92,20 +92,22 @@ export const SURVEY_REFERENCES: Reference[] = [
   { what: 'copies made from it', table: 'surveys', column: 'copied_from' }
 ]
 
+/** What to do with a survey that cannot be deleted. */
+export const KEEP_SURVEY = 'Close and archive it with PATCH {"status": ...} instead.'
+
 /**
- * Deletes a draft survey. One that was ever opened may hold responses, which a key that deletes surveys need not
- * be able to see: it is refused for its status, which that key reads, never for whether anyone answered.
+ * Deletes a draft survey, in one statement. One that was ever opened may hold responses, which a key that
+ * deletes surveys need not be able to see: it is refused for its status, which that key reads, never for
+ * whether anyone answered.
  */
 export async function deleteSurvey (db: Executor, cityId: string, id: string): Promise<boolean> {
+  const deleted = await db.delete(surveys).where(and(eq(surveys.cityId, cityId), eq(surveys.id, id), eq(surveys.status, 'draft'))).returning({ id: surveys.id })
+  if (deleted.length === 1) return true
   const survey = await getSurvey(db, cityId, id)
   if (survey === undefined) return false
-  if (survey.status !== 'draft') {
-    throw new ProblemError('conflict', `Only a draft survey can be deleted; this one is ${survey.status}. Close and archive it with PATCH {"status": ...} instead.`, {
-      errors: [{ path: '/params/id', message: 'is not a draft survey' }]
-    })
-  }
-  const deleted = await db.delete(surveys).where(and(eq(surveys.cityId, cityId), eq(surveys.id, id))).returning({ id: surveys.id })
-  return deleted.length === 1
+  throw new ProblemError('conflict', `Only a draft survey can be deleted; this one is ${survey.status}. ${KEEP_SURVEY}`, {
+    errors: [{ path: '/params/id', message: 'is not a draft survey' }]
+  })
 }
 
 /**
