@@ -18,6 +18,19 @@ const problem = (res: Res): unknown => {
   return { status: res.statusCode, ...rest }
 }
 
+/** A plan with one goal and one objective, made by `key`; their ids. */
+async function planTree (key: string): Promise<{ planId: string, goalId: string, objectiveId: string }> {
+  const post = async (url: string, payload: object): Promise<string> => {
+    const res = await app.inject({ method: 'POST', url, headers: bearer(key), payload })
+    if (res.statusCode !== 201) throw new Error(`${url}: ${res.statusCode} ${res.body}`)
+    return res.json().id
+  }
+  const planId = await post('/v1/action-plans', { title: 'Prevention plan', period_start: '2027-01-01', period_end: '2027-12-31', currency: 'USD' })
+  const goalId = await post(`/v1/action-plans/${planId}/goals`, { title: 'Safer streets' })
+  const objectiveId = await post(`/v1/goals/${goalId}/objectives`, { title: 'Fewer incidents' })
+  return { planId, goalId, objectiveId }
+}
+
 t.test('surveys: a copy and a deletion need surveys:read, and an opened survey is refused alike whether anyone answered', async (t) => {
   const city = await makeCity(db)
   const coordinator = await makeKey(db, city.id, ['surveys:write', 'surveys:read', 'survey-responses:write'])
@@ -87,10 +100,8 @@ t.test('plans: a progress note answers the whole action, so it needs plans:read'
   const city = await makeCity(db)
   const planner = await makeKey(db, city.id, ['plans:write', 'plans:read'])
   const writer = await makeKey(db, city.id, ['plans:write'])
-  const plan = await app.inject({ method: 'POST', url: '/v1/action-plans', headers: bearer(planner.key), payload: { title: 'Prevention plan', period_start: '2027-01-01', period_end: '2027-12-31', currency: 'USD' } })
-  const goal = await app.inject({ method: 'POST', url: `/v1/action-plans/${plan.json().id as string}/goals`, headers: bearer(planner.key), payload: { title: 'Safer streets' } })
-  const objective = await app.inject({ method: 'POST', url: `/v1/goals/${goal.json().id as string}/objectives`, headers: bearer(planner.key), payload: { title: 'Fewer incidents' } })
-  const action = await app.inject({ method: 'POST', url: `/v1/objectives/${objective.json().id as string}/actions`, headers: bearer(planner.key), payload: { title: 'Train staff', budget: { amount: 999900 } } })
+  const { objectiveId } = await planTree(planner.key)
+  const action = await app.inject({ method: 'POST', url: `/v1/objectives/${objectiveId}/actions`, headers: bearer(planner.key), payload: { title: 'Train staff', budget: { amount: 999900 } } })
   t.equal(action.statusCode, 201, action.body)
   const note = await app.inject({ method: 'POST', url: `/v1/actions/${action.json().id as string}/updates`, headers: bearer(writer.key), payload: { status: 'on_track' } })
   t.equal(note.statusCode, 403, 'a key that cannot read the plan is not answered with an action')
@@ -187,12 +198,10 @@ t.test('goals, objectives and actions are added under a plan only by a key that 
   const city = await makeCity(db)
   const planner = await makeKey(db, city.id, ['plans:write', 'plans:read'])
   const writer = await makeKey(db, city.id, ['plans:write'])
-  const plan = await app.inject({ method: 'POST', url: '/v1/action-plans', headers: bearer(planner.key), payload: { title: 'Prevention plan', period_start: '2027-01-01', period_end: '2027-12-31', currency: 'USD' } })
-  const goal = await app.inject({ method: 'POST', url: `/v1/action-plans/${plan.json().id as string}/goals`, headers: bearer(writer.key), payload: { title: 'Safer streets' } })
+  const { planId, objectiveId } = await planTree(planner.key)
+  const goal = await app.inject({ method: 'POST', url: `/v1/action-plans/${planId}/goals`, headers: bearer(writer.key), payload: { title: 'Safer streets' } })
   t.equal(goal.statusCode, 403, 'a goal under a plan it cannot read')
-  const planned = await app.inject({ method: 'POST', url: `/v1/action-plans/${plan.json().id as string}/goals`, headers: bearer(planner.key), payload: { title: 'Safer streets' } })
-  const objective = await app.inject({ method: 'POST', url: `/v1/goals/${planned.json().id as string}/objectives`, headers: bearer(planner.key), payload: { title: 'Fewer incidents' } })
-  const owned = await app.inject({ method: 'POST', url: `/v1/objectives/${objective.json().id as string}/actions`, headers: bearer(planner.key), payload: { title: 'Train staff', owner_id: (await makeStakeholder(db, city.id)).id } })
+  const owned = await app.inject({ method: 'POST', url: `/v1/objectives/${objectiveId}/actions`, headers: bearer(planner.key), payload: { title: 'Train staff', owner_id: (await makeStakeholder(db, city.id)).id } })
   t.equal(owned.statusCode, 403, 'an owner it cannot read is refused for its scopes')
   t.not(owned.json().retryable, true)
   t.match(owned.json().errors, [{ path: '/body/owner_id', message: /needs stakeholders:read/ }])
